@@ -1,0 +1,62 @@
+# livedash: `make run` to serve, `make test` for the whole suite. Both set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+UVICORN_FLAGS := --factory app.main:create_app --loop uvloop --http httptools \
+                 --timeout-graceful-shutdown 5 --no-access-log
+
+.PHONY: run test check format lock chromium redis-server bench clean
+
+# Stamps make a second `make run` skip the install (it starts in about a second).
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run-stamp: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-stamp: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $(VENV)/.run-stamp $@
+
+run: $(VENV)/.run-stamp
+	$(BIN)/uvicorn $(UVICORN_FLAGS) --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian's Chromium; Playwright never downloads a browser of its own.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+check: $(VENV)/.dev-stamp
+	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy
+
+format: $(VENV)/.dev-stamp
+	$(BIN)/ruff format app tests bench
+	$(BIN)/ruff check --fix app tests bench
+
+test: $(VENV)/.dev-stamp chromium check
+	$(BIN)/pytest
+
+# Regenerate the pinned requirements from pyproject.toml (tests/test_requirements.py
+# fails when they drift apart).
+DEPS = $(PYTHON) -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+  print("\n".join(p["dependencies"] if sys.argv[1] == "run" else p["optional-dependencies"]["dev"]))'
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	$(DEPS) run > .lock-venv/run.in
+	$(DEPS) dev > .lock-venv/dev.in
+	.lock-venv/bin/python -m pip install -q --disable-pip-version-check -r .lock-venv/run.in
+	.lock-venv/bin/python -m pip freeze > requirements.txt
+	.lock-venv/bin/python -m pip install -q --disable-pip-version-check -r .lock-venv/dev.in
+	{ echo "-r requirements.txt"; .lock-venv/bin/python -m pip freeze | grep -vxFf requirements.txt; } \
+	  > requirements-dev.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""Who may ingest: a bearer token, or, when none is configured, only this machine."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+
+from app.settings import Settings
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback)."""
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+def check_ingest(settings: Settings, authorization: str | None, client_host: str | None) -> None:
+    """Raise 401/403 unless the request may ingest; the message says what to fix."""
+    token = settings.ingest_token
+    if not token:
+        if is_loopback(client_host):
+            return
+        raise PermissionDeniedException(
+            "ingest is open to loopback clients only while LIVEDASH_INGEST_TOKEN is unset"
+        )
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise NotAuthorizedException(
+            "Authorization: Bearer <LIVEDASH_INGEST_TOKEN> is missing or wrong",
+            headers={"WWW-Authenticate": 'Bearer realm="livedash ingest"'},
+        )
+
+
+def ingest_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    """Litestar guard around `check_ingest`."""
+    client = connection.client
+    check_ingest(
+        connection.app.state.settings,
+        connection.headers.get("authorization"),
+        client.host if client else None,
+    )

@@ -1,0 +1,1 @@
+"""HTTP handlers: thin wrappers that decode, call the dashboard, and encode."""

@@ -1,0 +1,25 @@
+"""The page a person opens."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from litestar import get
+from litestar.datastructures import CacheControlHeader
+from litestar.response import Template
+
+from app.dashboard import Dashboard
+
+
+@get("/", cache_control=CacheControlHeader(no_store=True), sync_to_thread=False)
+def index(dashboard: Dashboard) -> Template:
+    """Render the dashboard as it is now; the stream URL carries the version rendered."""
+    state = dashboard.state
+    return Template(
+        "pages/dashboard.html",
+        context={
+            "title": dashboard.settings.title,
+            "state": state,
+            "stream_url": "/dashboard/stream?" + urlencode({"lastEventId": state.version}),
+        },
+    )

@@ -1,0 +1,104 @@
+"""Settings: one frozen struct, read from `LIVEDASH_*` environment variables.
+
+Tests build their own `Settings(...)` and hand it to `create_app`, so nothing here is
+read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import msgspec
+
+PREFIX = "LIVEDASH_"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment could not be used; the message names it."""
+
+
+class Secret(str):
+    """A string that never shows its value in a repr or a log line."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self else "Secret('')"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything an operator can tune; each field is `LIVEDASH_<FIELD>` in the environment."""
+
+    host: str = "127.0.0.1"
+    """Interface `make run` binds to (the Procfile binds 0.0.0.0 itself)."""
+
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    """Port `make run` serves on (`PORT` works too, as PaaS routers set it)."""
+
+    ingest_token: str = ""
+    """Bearer token the ingest API requires; empty means loopback clients only."""
+
+    demo: bool = True
+    """Run the built-in demo source, so a fresh checkout shows live data."""
+
+    demo_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    """Seconds between two ticks of the demo source."""
+
+    feed_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
+    """Activity items kept and shown, newest first."""
+
+    replay_window: Annotated[int, msgspec.Meta(ge=10)] = 5000
+    """Events kept for clients that resume with `Last-Event-ID`; older ids get a snapshot."""
+
+    heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=55)] = 15.0
+    """Longest silence on a stream; proxies drop idle connections after 55-100 s."""
+
+    retry_ms: Annotated[int, msgspec.Meta(ge=0)] = 2000
+    """Reconnection delay the `retry:` field asks browsers to wait."""
+
+    client_buffer_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65536
+    """Bytes a stream may hold for a client that is not reading before it is dropped."""
+
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1_048_576
+    """Largest ingest request body; larger ones get 413."""
+
+    max_batch: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    """Most metric points one `POST /api/metrics` may carry."""
+
+    shutdown_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    """How long after SIGTERM open streams may keep going before they are ended."""
+
+    title: str = "livedash"
+    """Title shown in the page header."""
+
+    @property
+    def ingest_secret(self) -> Secret:
+        """The token wrapped so that it never lands in a log."""
+        return Secret(self.ingest_token)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read `LIVEDASH_*` (and the PaaS's plain `PORT`), converting each to its field's type."""
+        env = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        if "PORT" in env:
+            raw["port"] = env["PORT"]
+        for field in msgspec.structs.fields(cls):
+            key = PREFIX + field.name.upper()
+            if key in env:
+                raw[field.name] = env[key]
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(_name_env_var(str(exc))) from None
+
+
+def _name_env_var(message: str) -> str:
+    """Turn msgspec's "at `$.feed_size`" into the variable the operator actually set."""
+    head, sep, path = message.rpartition(" - at `$.")
+    if not sep:
+        return f"invalid setting: {message}"
+    field = path.rstrip("`")
+    return f"{PREFIX}{field.upper()}: {head}"

@@ -1,0 +1,64 @@
+"""Current values: what a freshly opened page shows, folded from the events in order."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import msgspec
+
+from app.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
+
+
+class MetricValue(msgspec.Struct, frozen=True):
+    """A metric's latest value, with the one before it for the trend arrow."""
+
+    name: str
+    value: float
+    ts: float
+    previous: float | None = None
+
+    @property
+    def trend(self) -> str:
+        """`up`, `down` or `flat` against the previous value."""
+        if self.previous is None or self.previous == self.value:
+            return "flat"
+        return "up" if self.value > self.previous else "down"
+
+
+class DashboardState:
+    """Metrics by name, the newest feed items, and the open alerts.
+
+    `apply` reports whether a fact created a new element (a card or a banner the page does
+    not have yet), because that decides which element the browser swaps it into.
+    """
+
+    def __init__(self, feed_size: int) -> None:
+        self.metrics: dict[str, MetricValue] = {}
+        self.feed: deque[ActivityAdded] = deque(maxlen=feed_size)
+        self.alerts: dict[str, AlertRaised] = {}
+        self.version = ""
+        self.updated_at = 0.0
+
+    def apply(self, fact: Fact) -> bool:
+        """Fold one fact in; True when it adds a card or a banner."""
+        self.updated_at = max(self.updated_at, fact.ts)
+        if isinstance(fact, MetricUpdated):
+            old = self.metrics.get(fact.name)
+            self.metrics[fact.name] = MetricValue(
+                fact.name, fact.value, fact.ts, None if old is None else old.value
+            )
+            return old is None
+        if isinstance(fact, ActivityAdded):
+            self.feed.appendleft(fact)
+            return True
+        if isinstance(fact, AlertRaised):
+            new = fact.id not in self.alerts
+            self.alerts[fact.id] = fact
+            return new
+        if isinstance(fact, AlertResolved):
+            return self.alerts.pop(fact.id, None) is not None
+        raise TypeError(f"unknown fact {fact!r}")
+
+    def open_alerts(self) -> list[AlertRaised]:
+        """Open alerts, newest first, as the banners stack."""
+        return list(reversed(self.alerts.values()))
