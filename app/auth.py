@@ -41,7 +41,7 @@ def check_ingest(settings: Settings, authorization: str | None, client_host: str
         )
 
 
-def ingest_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+async def ingest_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
     """Litestar guard around `check_ingest`."""
     client = connection.client
     check_ingest(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Generator
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +21,7 @@ log = logging.getLogger("livedash.fanout")
 
 Send = Callable[[Any], Awaitable[None]]
 Receive = Callable[[], Awaitable[Any]]
+Steps = Generator[Any, None, Any]
 
 
 class Closed(StrEnum):
@@ -35,19 +36,22 @@ class Closed(StrEnum):
 Done = Callable[[BaseException | None, Any], None]
 
 
-def drive(coro: Coroutine[Any, Any, Any], done: Done) -> None:
+def drive(awaitable: Awaitable[Any], done: Done) -> Steps:
     """Run `coro` to its end without a Task, then call `done(exception, result)`.
 
     When nothing has to wait, `done` runs before `drive` returns. The coroutine must await
-    only asyncio futures, as uvicorn's `send` and `receive` do.
+    only asyncio futures, as uvicorn's `send` and `receive` do. Returns the running steps,
+    which `close()` abandons.
     """
-    _Resume(coro, done).step()
+    steps = awaitable.__await__()
+    _Resume(steps, done).step()
+    return steps
 
 
 class _Resume:
     __slots__ = ("coro", "done")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], done: Done) -> None:
+    def __init__(self, coro: Steps, done: Done) -> None:
         self.coro = coro
         self.done = done
 
@@ -78,7 +82,7 @@ class Subscriber:
         self._pending_bytes = 0
         self._busy = False
         self.closed: asyncio.Future[Closed] = asyncio.get_running_loop().create_future()
-        self._receiving: Coroutine[Any, Any, Any] | None = None
+        self._receiving: Steps | None = None
         self._listen(receive)
 
     @property
@@ -128,19 +132,22 @@ class Subscriber:
     def _listen(self, receive: Receive) -> None:
         # The stream handler has read the GET's request message already, so receive() now
         # returns only when the client goes away. Driven without a task, like the sends.
-        coro = receive()
-        self._receiving = coro
+        waiting = True
 
         def received(exc: BaseException | None, message: Any) -> None:
-            if self._receiving is not coro:
-                return  # closed meanwhile
+            nonlocal waiting
+            waiting = False
+            if self.closed.done():
+                return
             self._receiving = None
             if exc is None and isinstance(message, dict) and message.get("type") == "http.request":
                 self._listen(receive)  # a stray body chunk: keep listening
             else:
                 self.close(Closed.disconnect)
 
-        drive(coro, received)
+        steps = drive(receive(), received)
+        if waiting:
+            self._receiving = steps
 
 
 class Channel:

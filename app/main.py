@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, ResponseHeader, State
 from litestar.di import Provide
+from litestar.exceptions import ClientException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -20,6 +21,7 @@ from litestar.template import TemplateConfig
 from app import __version__
 from app.dashboard import Dashboard
 from app.demo import DemoSource
+from app.errors import client_error
 from app.render import STATIC, Renderer, make_environment
 from app.routes.deps import provide_dashboard
 from app.routes.health import healthz
@@ -52,7 +54,11 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(demo.run(), name="demo-source"))
         log.info("demo source on (LIVEDASH_DEMO=0 turns it off)")
     loop = asyncio.get_running_loop()
-    with on_termination(lambda: loop.call_soon_threadsafe(dashboard.close_streams)):
+
+    def terminating() -> None:
+        loop.call_soon_threadsafe(dashboard.close_streams)
+
+    with on_termination(terminating):
         try:
             yield
         finally:
@@ -85,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"dashboard": dashboard, "settings": settings}),
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
         lifespan=[lifespan],
+        exception_handlers={ClientException: client_error},
         response_headers=[
             ResponseHeader(name="Content-Security-Policy", value=CONTENT_SECURITY_POLICY),
             ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
@@ -97,8 +104,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
         ),
-        logging_config=LoggingConfig(
-            root={"level": "INFO", "handlers": ["queue_listener"]},
-            log_exceptions="always",
-        ),
+        logging_config=LoggingConfig(root={"level": "INFO", "handlers": ["queue_listener"]}),
     )

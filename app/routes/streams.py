@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from litestar import asgi
-from litestar.types import Receive, Scope, Send
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from app.dashboard import Dashboard, StreamFormat
 from app.fanout import Closed
@@ -34,15 +34,16 @@ def last_event_id(scope: Scope) -> str | None:
 
 async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat) -> None:
     """Send the catch-up and then live events until the client leaves or we shut down."""
-    if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-        await send({"type": "http.response.start", "status": 405, "headers": [(b"allow", b"GET")]})
-        await send({"type": "http.response.body", "body": b"only GET opens a stream"})
+    method = scope.get("method")
+    if method not in ("GET", "HEAD"):
+        await send(_start(405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")]))
+        await send(_body(b"only GET opens a stream", more=False))
         return
     dashboard: Dashboard = scope["app"].state.dashboard
     await receive()  # the GET's empty body; from now on receive() means "client went away"
-    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-    if scope["method"] == "HEAD":
-        await send({"type": "http.response.body", "body": b""})
+    await send(_start(200, HEADERS))
+    if method == "HEAD":
+        await send(_body(b"", more=False))
         return
     subscriber = dashboard.subscribe(fmt, send, receive, last_event_id(scope))
     try:
@@ -50,7 +51,15 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat) -
     finally:
         subscriber.close(Closed.error)  # no-op unless this task was cancelled
     if reason is Closed.shutdown and subscriber.writable:
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send(_body(b"", more=False))
+
+
+def _start(status: int, headers: list[tuple[bytes, bytes]]) -> HTTPResponseStartEvent:
+    return {"type": "http.response.start", "status": status, "headers": headers}
+
+
+def _body(body: bytes, more: bool) -> HTTPResponseBodyEvent:
+    return {"type": "http.response.body", "body": body, "more_body": more}
 
 
 @asgi("/dashboard/stream", copy_scope=False)
