@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 _LINE = re.compile(r"\r\n|\r|\n")
@@ -74,7 +74,9 @@ class Parser:
         return None
 
 
-async def events(chunks: AsyncIterator[str] | Iterable[str], parser: Parser | None = None) -> AsyncIterator[Event]:
+async def events(
+    chunks: AsyncIterator[str] | Iterable[str], parser: Parser | None = None
+) -> AsyncIterator[Event]:
     """Yield events from an async iterator of text chunks (e.g. httpx `aiter_text`)."""
     parser = parser or Parser()
     if hasattr(chunks, "__aiter__"):

@@ -1,0 +1,29 @@
+"""Fixtures for the unit tests: settings and a dashboard built without HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.dashboard import Dashboard
+from app.render import Renderer, make_environment
+from app.settings import Settings
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(demo=False, feed_size=5, replay_window=50)
+
+
+@pytest.fixture
+def renderer() -> Renderer:
+    return Renderer(make_environment())
+
+
+@pytest.fixture
+def dashboard(settings: Settings, renderer: Renderer) -> Dashboard:
+    return Dashboard(settings, renderer, clock=lambda: 1_700_000_000.0)

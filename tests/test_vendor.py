@@ -1,0 +1,39 @@
+"""The vendored front-end files are exactly what the manifest records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENDOR = ROOT / "static" / "vendor"
+
+
+def manifest() -> list[dict[str, str]]:
+    packages: list[dict[str, str]] = json.loads((VENDOR / "manifest.json").read_text())["packages"]
+    return packages
+
+
+def test_every_vendored_file_matches_its_sha256() -> None:
+    for package in manifest():
+        digest = hashlib.sha256((VENDOR / package["file"]).read_bytes()).hexdigest()
+        assert digest == package["sha256"], package["file"]
+        assert (VENDOR / package["license_file"]).is_file()
+
+
+def test_pinned_versions_and_licences() -> None:
+    pinned = {(p["package"], p["version"], p["license"]) for p in manifest()}
+    assert pinned == {("htmx.org", "2.0.11", "0BSD"), ("htmx-ext-sse", "2.2.4", "0BSD")}
+    assert 'version:"2.0.11"' in (VENDOR / "htmx.min.js").read_text()
+
+
+def test_nothing_else_in_vendor_and_no_cdn_anywhere() -> None:
+    listed = {p["file"] for p in manifest()} | {p["license_file"] for p in manifest()} | {"manifest.json"}
+    assert {f.name for f in VENDOR.iterdir()} == listed
+    cdn = re.compile(r"https?://|//(unpkg|cdn)")
+    for folder in ("templates", "static"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_file() and VENDOR not in path.parents:
+                assert not cdn.search(path.read_text()), path
