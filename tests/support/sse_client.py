@@ -74,16 +74,9 @@ class Parser:
         return None
 
 
-async def events(
-    chunks: AsyncIterator[str] | Iterable[str], parser: Parser | None = None
-) -> AsyncIterator[Event]:
+async def events(chunks: AsyncIterator[str], parser: Parser | None = None) -> AsyncIterator[Event]:
     """Yield events from an async iterator of text chunks (e.g. httpx `aiter_text`)."""
     parser = parser or Parser()
-    if hasattr(chunks, "__aiter__"):
-        async for chunk in chunks:  # type: ignore[union-attr]
-            for event in parser.feed(chunk):
-                yield event
-    else:
-        for chunk in chunks:  # type: ignore[union-attr]
-            for event in parser.feed(chunk):
-                yield event
+    async for chunk in chunks:
+        for event in parser.feed(chunk):
+            yield event
