@@ -2,10 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
-UVICORN_FLAGS := --factory app.main:create_app --loop uvloop --http httptools \
-                 --timeout-graceful-shutdown 5 --no-access-log
+# `make run HOST=0.0.0.0 PORT=9000` (or the same as environment variables) overrides these.
+export HOST ?= 127.0.0.1
+export PORT ?= 8000
 
 .PHONY: run test check format lock chromium redis-server bench clean
 
@@ -22,7 +21,7 @@ $(VENV)/.dev-stamp: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(VENV)/.run-stamp $@
 
 run: $(VENV)/.run-stamp
-	$(BIN)/uvicorn $(UVICORN_FLAGS) --host $(HOST) --port $(PORT)
+	$(BIN)/python -m app
 
 # Browser tests drive Debian's Chromium; Playwright never downloads a browser of its own.
 chromium:

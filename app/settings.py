@@ -19,20 +19,11 @@ class SettingsError(ValueError):
     """A setting from the environment could not be used; the message names it."""
 
 
-class Secret(str):
-    """A string that never shows its value in a repr or a log line."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "Secret('**********')" if self else "Secret('')"
-
-
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything an operator can tune; each field is `LIVEDASH_<FIELD>` in the environment."""
 
     host: str = "127.0.0.1"
-    """Interface `make run` binds to (the Procfile binds 0.0.0.0 itself)."""
+    """Interface `make run` binds to (`HOST` works too; the Procfile binds 0.0.0.0 itself)."""
 
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     """Port `make run` serves on (`PORT` works too, as PaaS routers set it)."""
@@ -67,24 +58,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_batch: Annotated[int, msgspec.Meta(ge=1)] = 1000
     """Most metric points one `POST /api/metrics` may carry."""
 
-    shutdown_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0
-    """How long after SIGTERM open streams may keep going before they are ended."""
-
     title: str = "livedash"
     """Title shown in the page header."""
 
-    @property
-    def ingest_secret(self) -> Secret:
-        """The token wrapped so that it never lands in a log."""
-        return Secret(self.ingest_token)
+    def __repr__(self) -> str:
+        # Settings get logged and shown in tracebacks: never with the token in them.
+        fields = ", ".join(
+            f"{name}={'***' if name == 'ingest_token' and value else repr(value)}"
+            for name, value in msgspec.structs.asdict(self).items()
+        )
+        return f"Settings({fields})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read `LIVEDASH_*` (and the PaaS's plain `PORT`), converting each to its field's type."""
         env = os.environ if environ is None else environ
         raw: dict[str, Any] = {}
-        if "PORT" in env:
-            raw["port"] = env["PORT"]
+        for plain in ("HOST", "PORT"):  # PaaS and `make run HOST=... PORT=...` conventions
+            if plain in env:
+                raw[plain.lower()] = env[plain]
         for field in msgspec.structs.fields(cls):
             key = PREFIX + field.name.upper()
             if key in env:

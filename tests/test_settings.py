@@ -16,7 +16,8 @@ def test_environment_overrides_with_conversion() -> None:
         {"LIVEDASH_DEMO": "0", "PORT": "9001", "LIVEDASH_FEED_SIZE": "7", "LIVEDASH_INGEST_TOKEN": "s3cret"}
     )
     assert (settings.demo, settings.port, settings.feed_size) == (False, 9001, 7)
-    assert "s3cret" not in repr(settings.ingest_secret)
+    assert settings.ingest_token == "s3cret"
+    assert "s3cret" not in repr(settings) and "ingest_token=***" in repr(settings)
 
 
 @pytest.mark.parametrize(
