@@ -24,11 +24,18 @@ def is_loopback(host: str | None) -> bool:
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
-def check_ingest(settings: Settings, authorization: str | None, client_host: str | None) -> None:
-    """Raise 401/403 unless the request may ingest; the message says what to fix."""
+def check_ingest(
+    settings: Settings, authorization: str | None, client_host: str | None, proxied: bool = False
+) -> None:
+    """Raise 401/403 unless the request may ingest; the message says what to fix.
+
+    Without a token only direct loopback clients may ingest: a request that came through a
+    proxy (`X-Forwarded-For`) is refused even when the proxy says it is local, because
+    behind `--forwarded-allow-ips='*'` anyone can write that header.
+    """
     token = settings.ingest_token
     if not token:
-        if is_loopback(client_host):
+        if is_loopback(client_host) and not proxied:
             return
         raise PermissionDeniedException(
             "ingest is open to loopback clients only while LIVEDASH_INGEST_TOKEN is unset"
@@ -44,8 +51,10 @@ def check_ingest(settings: Settings, authorization: str | None, client_host: str
 async def ingest_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
     """Litestar guard around `check_ingest`."""
     client = connection.client
+    headers = connection.headers
     check_ingest(
         connection.app.state.settings,
-        connection.headers.get("authorization"),
+        headers.get("authorization"),
         client.host if client else None,
+        proxied="x-forwarded-for" in headers or "forwarded" in headers,
     )
