@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 # `make run HOST=0.0.0.0 PORT=9000` (or the same as environment variables) overrides these.
 export HOST ?= 127.0.0.1
 export PORT ?= 8000
+SRC := app tests $(wildcard bench)
 
 .PHONY: run test check format lock chromium redis-server bench clean
 
@@ -30,13 +31,13 @@ chromium:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 check: $(VENV)/.dev-stamp
-	$(BIN)/ruff format --check app tests bench
-	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/ruff check $(SRC)
 	$(BIN)/mypy
 
 format: $(VENV)/.dev-stamp
-	$(BIN)/ruff format app tests bench
-	$(BIN)/ruff check --fix app tests bench
+	$(BIN)/ruff format $(SRC)
+	$(BIN)/ruff check --fix $(SRC)
 
 test: $(VENV)/.dev-stamp chromium check
 	$(BIN)/pytest
