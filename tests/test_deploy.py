@@ -48,7 +48,7 @@ def test_procfile_runs_uvicorn_on_port_behind_a_proxy() -> None:
 
 def test_no_tracked_file_records_a_package_registry_address() -> None:
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    pattern = re.compile(r'"resolved": *"https?://|--(extra-)?index-url|index-url *=|trusted-host')
+    pattern = re.compile(r'"resolved": *"https?://|--(extra-)?index-url|(index-url|trusted-host) *=')
     for name in tracked.splitlines():
         path = ROOT / name
         if path.suffix in {".png", ".js"} or not path.is_file():
