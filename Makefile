@@ -7,7 +7,7 @@ export HOST ?= 127.0.0.1
 export PORT ?= 8000
 SRC := app tests $(wildcard bench)
 
-.PHONY: run test check format lock chromium redis-server bench clean
+.PHONY: run test check format lock chromium screenshot clean
 
 # Stamps make a second `make run` skip the install (it starts in about a second).
 $(BIN)/python:
@@ -41,6 +41,10 @@ format: $(VENV)/.dev-stamp
 
 test: $(VENV)/.dev-stamp chromium check
 	$(BIN)/pytest
+
+# Refresh the README's screenshot (the browser test that takes it).
+screenshot: $(VENV)/.dev-stamp chromium
+	LIVEDASH_SCREENSHOT=docs/screenshot.png $(BIN)/pytest -q tests/browser/test_screenshot.py
 
 # Regenerate the pinned requirements from pyproject.toml (tests/test_requirements.py
 # fails when they drift apart).

@@ -1,9 +1,11 @@
 """Each event encoded once into the bytes of both streams: HTML fragments and JSON.
 
 The HTML event name says which element swaps the fragment in (see templates/pages/
-dashboard.html): `metric-<name>` for an existing card and `metric-new` for the grid,
-`activity` for the feed, `alert` / `alert-<id>` for the banners, and `snapshot` and
-`alert-resolved` for a hidden receiver whose data is out-of-band swaps only.
+dashboard.html). An event for one element is named exactly like its DOM id: `metric-<name>`
+for a card, `alert-<id>` for a banner. Events for a container start with another word, so no
+metric or alert name can ever collide with them: `new-metric` for the grid, `activity` for
+the feed, `new-alert` for the alerts region, and `snapshot` and `resolved-alert` for a hidden
+receiver whose data is out-of-band swaps only.
 """
 
 from __future__ import annotations
@@ -73,14 +75,14 @@ class FrameEncoder:
     def _html(self, fact: Fact, created: bool, state: DashboardState) -> tuple[str, str]:
         if isinstance(fact, MetricUpdated):
             html = self._render("partials/metric_card.html", metric=state.metrics[fact.name])
-            return ("metric-new" if created else f"metric-{fact.name}"), html
+            return ("new-metric" if created else f"metric-{fact.name}"), html
         if isinstance(fact, ActivityAdded):
             return "activity", self._render("partials/activity_item.html", item=fact)
         if isinstance(fact, AlertRaised):
             html = self._render("partials/alert_banner.html", alert=fact)
-            return ("alert" if created else f"alert-{fact.id}"), html
+            return ("new-alert" if created else f"alert-{fact.id}"), html
         if isinstance(fact, AlertResolved):
-            return "alert-resolved", self._render("partials/alert_resolved.html", alert_id=fact.id)
+            return "resolved-alert", self._render("partials/resolved_alert.html", alert_id=fact.id)
         raise TypeError(f"unknown fact {fact!r}")
 
     def snapshot(self, state: DashboardState) -> Entry:

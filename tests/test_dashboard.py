@@ -37,7 +37,7 @@ async def test_metric_events_name_the_element_they_swap(dashboard: Dashboard) ->
     sink = subscribe(dashboard, StreamFormat.html, dashboard.state.version)
     dashboard.add_metrics([MetricPoint("cpu", 1.0)])
     dashboard.add_metrics([MetricPoint("cpu", 2.5)])
-    assert [e.event for e in sink.events] == ["metric-new", "metric-cpu"]
+    assert [e.event for e in sink.events] == ["new-metric", "metric-cpu"]
     assert 'id="metric-cpu"' in sink.events[1].data
     assert 'data-value="2.5"' in sink.events[1].data
     assert sink.parser.retry == dashboard.settings.retry_ms

@@ -32,7 +32,10 @@ def test_pinned_versions_and_licences() -> None:
 def test_nothing_else_in_vendor_and_no_cdn_anywhere() -> None:
     listed = {p["file"] for p in manifest()} | {p["license_file"] for p in manifest()} | {"manifest.json"}
     assert {f.name for f in VENDOR.iterdir()} == listed
-    cdn = re.compile(r"https?://|//(unpkg|cdn)")
+    # Anything that makes the browser fetch from another host: src/href/url()/@import.
+    cdn = re.compile(
+        r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|@import|unpkg|jsdelivr|cdnjs"""
+    )
     for folder in ("templates", "static"):
         for path in (ROOT / folder).rglob("*"):
             if path.is_file() and VENDOR not in path.parents:

@@ -1,0 +1,1 @@
+"""Browser tests: headless Chromium (Debian's) driven through Playwright against a real server."""
