@@ -11,7 +11,6 @@ from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, ResponseHeader, State
 from litestar.di import Provide
-from litestar.exceptions import ClientException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -21,7 +20,6 @@ from litestar.template import TemplateConfig
 from app import __version__
 from app.dashboard import Dashboard
 from app.demo import DemoSource
-from app.errors import client_error
 from app.render import STATIC, Renderer, make_environment
 from app.routes.deps import provide_dashboard
 from app.routes.health import healthz
@@ -91,7 +89,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"dashboard": dashboard, "settings": settings}),
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
         lifespan=[lifespan],
-        exception_handlers={ClientException: client_error},
         response_headers=[
             ResponseHeader(name="Content-Security-Policy", value=CONTENT_SECURITY_POLICY),
             ResponseHeader(name="X-Content-Type-Options", value="nosniff"),

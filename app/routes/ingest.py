@@ -12,6 +12,7 @@ from litestar.params import Parameter
 from app.auth import ingest_guard
 from app.dashboard import Dashboard, UnknownAlert
 from app.model import NAME_PATTERN, ActivityIn, AlertIn, MetricPoint
+from app.validation import strict_body
 
 
 class Accepted(msgspec.Struct):
@@ -21,7 +22,7 @@ class Accepted(msgspec.Struct):
     last_id: str
 
 
-@post("/metrics", status_code=202, sync_to_thread=False)
+@post("/metrics", status_code=202, sync_to_thread=False, before_request=strict_body(list[MetricPoint]))
 def post_metrics(data: list[MetricPoint], dashboard: Dashboard) -> Accepted:
     """Record a batch of metric readings (`[{"name", "value", "ts"?}]`)."""
     if not data:
@@ -32,13 +33,13 @@ def post_metrics(data: list[MetricPoint], dashboard: Dashboard) -> Accepted:
     return Accepted(len(ids), ids[-1])
 
 
-@post("/activity", status_code=202, sync_to_thread=False)
+@post("/activity", status_code=202, sync_to_thread=False, before_request=strict_body(ActivityIn))
 def post_activity(data: ActivityIn, dashboard: Dashboard) -> Accepted:
     """Add a line to the activity feed."""
     return Accepted(1, dashboard.add_activity(data))
 
 
-@post("/alerts", status_code=202, sync_to_thread=False)
+@post("/alerts", status_code=202, sync_to_thread=False, before_request=strict_body(AlertIn))
 def post_alert(data: AlertIn, dashboard: Dashboard) -> Accepted:
     """Raise an alert banner, or replace the open one with the same id."""
     return Accepted(1, dashboard.raise_alert(data))

@@ -1,0 +1,1 @@
+"""Integration tests: a real livedash under uvicorn, spoken to over loopback sockets."""

@@ -1,0 +1,119 @@
+"""SIGTERM with open streams: they end cleanly and fast, ingests in flight finish, the process exits."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+
+import anyio
+import httpx
+import pytest
+
+from tests.integration.helpers import (
+    HTML_STREAM,
+    JSON_STREAM,
+    TIMEOUT,
+    SSEStream,
+    StartServer,
+    health,
+    open_stream,
+)
+from tests.support.server import LiveServer
+
+pytestmark = pytest.mark.anyio
+
+STREAMS_PER_KIND = 3
+DEADLINE = 5.0
+
+
+async def wait_for_exit(server: LiveServer, timeout: float) -> int:
+    try:
+        return await anyio.to_thread.run_sync(server.wait, timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"server still running {timeout}s after SIGTERM:\n{server.log()}") from None
+
+
+async def wait_until_refusing(port: int, timeout: float) -> None:
+    """Until the listening socket is closed: uvicorn's shutdown has begun."""
+    with anyio.fail_after(timeout):
+        while True:
+            try:
+                probe = await anyio.connect_tcp("127.0.0.1", port)
+            except OSError:
+                return
+            await probe.aclose()
+            await anyio.sleep(0.02)
+
+
+async def terminate_with_open_streams(server: LiveServer) -> int:
+    """Open streams of both kinds, SIGTERM, check every body ends cleanly; the exit code."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT, trust_env=False) as client:
+        opened: list[SSEStream] = []
+        ended: list[SSEStream] = []
+
+        async def hold(path: str) -> None:
+            async with open_stream(client, path) as stream:
+                assert (await stream.next_event()).event == "snapshot"
+                opened.append(stream)
+                await stream.read_to_end(DEADLINE)  # raises on an unterminated body
+                ended.append(stream)
+
+        async with anyio.create_task_group() as group:
+            for path in [HTML_STREAM, JSON_STREAM] * STREAMS_PER_KIND:
+                group.start_soon(hold, path)
+            with anyio.fail_after(5):
+                while len(opened) < 2 * STREAMS_PER_KIND:
+                    await anyio.sleep(0.01)
+            assert (await health(client))["streams"] == 2 * STREAMS_PER_KIND
+            server.terminate()
+        assert len(ended) == 2 * STREAMS_PER_KIND
+    return await wait_for_exit(server, DEADLINE)
+
+
+async def test_sigterm_ends_open_streams_cleanly(start_server: StartServer) -> None:
+    server = start_server({})
+    await terminate_with_open_streams(server)
+    log = server.log()
+    assert "Traceback" not in log, log
+    assert "without completing response" not in log, log
+
+
+async def test_sigterm_completes_the_shutdown_then_exits_by_the_signal(start_server: StartServer) -> None:
+    """uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status says what ended it."""
+    server = start_server({})
+    code = await terminate_with_open_streams(server)
+    log = server.log()
+    assert code == -signal.SIGTERM, f"exit code {code} after SIGTERM:\n{log}"
+    assert "Application shutdown complete" in log, log
+
+
+async def test_ingest_in_flight_at_sigterm_completes(start_server: StartServer) -> None:
+    server = start_server({})
+    body = b'{"message": "written during the deploy"}'
+    head = (
+        "POST /api/activity HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT, trust_env=False) as client,
+        open_stream(client, JSON_STREAM) as stream,
+    ):
+        await stream.next_event()
+        with anyio.fail_after(10):
+            async with await anyio.connect_tcp("127.0.0.1", server.port) as connection:
+                # The request is in flight: headers and part of the body are in when SIGTERM lands.
+                await connection.send(head + body[:10])
+                await anyio.sleep(0.3)
+                server.terminate()
+                await stream.read_to_end(DEADLINE)  # the server has seen SIGTERM,
+                await wait_until_refusing(server.port, DEADLINE)  # and is shutting down.
+                await connection.send(body[10:])
+                response = b""
+                with contextlib.suppress(anyio.EndOfStream):
+                    while True:  # the server closes the connection after this last response
+                        response += await connection.receive()
+    status_line = response.split(b"\r\n", 1)[0]
+    assert status_line.startswith(b"HTTP/1.1 202"), response
+    assert b'"accepted":1' in response, response
+    await wait_for_exit(server, DEADLINE)
