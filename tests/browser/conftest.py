@@ -31,16 +31,17 @@ CHROMIUM_ARGS = [
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver() -> Iterator[Playwright]:
-    """The Playwright driver, for the whole session."""
+    """The Playwright driver, for the browser tests only: its event loop must be gone before
+    the async integration tests start theirs."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
-    """Debian's Chromium, headless, one for the whole session (Playwright downloads nothing)."""
+    """Debian's Chromium, headless, shared by the browser tests (Playwright downloads nothing)."""
     chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield chromium
     chromium.close()
