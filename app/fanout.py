@@ -98,6 +98,12 @@ class Subscriber:
             self._pending.append(chunk)
             self._pending_bytes += len(chunk)
             if self._pending_bytes > self._limit:
+                log.warning(
+                    "dropping a client that stopped reading (%d bytes waiting, limit %d);"
+                    " it resumes from its last event id when it reconnects",
+                    self._pending_bytes,
+                    self._limit,
+                )
                 self.close(Closed.overflow)
             return
         self._write(chunk)

@@ -101,5 +101,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
         ),
-        logging_config=LoggingConfig(root={"level": "INFO", "handlers": ["queue_listener"]}),
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            formatters={"standard": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
+        ),
     )
