@@ -37,7 +37,7 @@ Done = Callable[[BaseException | None, Any], None]
 
 
 def drive(awaitable: Awaitable[Any], done: Done) -> Steps:
-    """Run `coro` to its end without a Task, then call `done(exception, result)`.
+    """Run `awaitable` to its end without a Task, then call `done(exception, result)`.
 
     When nothing has to wait, `done` runs before `drive` returns. The coroutine must await
     only asyncio futures, as uvicorn's `send` and `receive` do. Returns the running steps,
