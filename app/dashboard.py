@@ -43,6 +43,14 @@ class UnknownAlert(LookupError):
     """DELETE named an alert that is not open."""
 
 
+class LimitReached(ValueError):
+    """A new card or banner would pass `max_metrics` / `max_alerts`; nothing was applied."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class Dashboard:
     """Owns the state, the event log and the subscribers of one process."""
 
@@ -83,6 +91,13 @@ class Dashboard:
 
     def add_metrics(self, points: Sequence[MetricPoint]) -> list[str]:
         """Record a batch of readings; a point without `ts` is stamped now."""
+        new = {p.name for p in points} - self.state.metrics.keys()
+        if new and len(self.state.metrics) + len(new) > self.settings.max_metrics:
+            raise LimitReached(
+                "name",
+                f"at most {self.settings.max_metrics} metrics (LIVEDASH_MAX_METRICS);"
+                f" {len(new)} new name(s) in this batch, e.g. {min(new)!r}",
+            )
         now = self.clock()
         return self.publish(
             [MetricUpdated(p.name, float(p.value), now if p.ts is None else p.ts) for p in points]
@@ -95,6 +110,12 @@ class Dashboard:
 
     def raise_alert(self, alert: AlertIn) -> str:
         """Open an alert, or replace the open one with the same id."""
+        alerts = self.state.alerts
+        if alert.id not in alerts and len(alerts) >= self.settings.max_alerts:
+            raise LimitReached(
+                "id",
+                f"at most {self.settings.max_alerts} open alerts (LIVEDASH_MAX_ALERTS); resolve some first",
+            )
         fact = AlertRaised(alert.id, alert.severity, alert.title, alert.message, self.clock())
         return self.publish([fact])[0]
 

@@ -58,6 +58,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_batch: Annotated[int, msgspec.Meta(ge=1)] = 1000
     """Most metric points one `POST /api/metrics` may carry."""
 
+    max_metrics: Annotated[int, msgspec.Meta(ge=1)] = 500
+    """Distinct metric names (cards) kept; a new name past it is refused, so a typo loop
+    cannot grow the page and the process without bound."""
+
+    max_alerts: Annotated[int, msgspec.Meta(ge=1)] = 100
+    """Alerts open at once; raising one more is refused until some resolve."""
+
     title: str = "livedash"
     """Title shown in the page header."""
 

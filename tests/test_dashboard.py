@@ -6,10 +6,13 @@ import asyncio
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
-from app.dashboard import Dashboard, StreamFormat, UnknownAlert
+from app.dashboard import Dashboard, LimitReached, StreamFormat, UnknownAlert
 from app.model import ActivityIn, AlertIn, MetricPoint, Severity
+from app.render import Renderer
+from app.settings import Settings
 from tests.support.sse_client import Event, Parser
 
 
@@ -138,3 +141,19 @@ async def test_close_streams_ends_subscriptions_and_refuses_new_ones(dashboard: 
     assert sub.closed.done()
     late = dashboard.subscribe(StreamFormat.json, sink.send, sink.receive, None)
     assert late.closed.done()
+
+
+def test_metric_and_alert_limits_refuse_whole_batches(settings: Settings, renderer: Renderer) -> None:
+    small = msgspec.structs.replace(settings, max_metrics=3, max_alerts=1)
+    dashboard = Dashboard(small, renderer)
+    dashboard.add_metrics([MetricPoint("a", 1.0), MetricPoint("b", 1.0)])
+    before = dashboard.state.version
+    with pytest.raises(LimitReached) as info:
+        dashboard.add_metrics([MetricPoint("a", 2.0), MetricPoint("c", 1.0), MetricPoint("d", 1.0)])
+    assert info.value.field == "name"
+    assert dashboard.state.version == before and dashboard.state.metrics["a"].value == 1.0
+    dashboard.add_metrics([MetricPoint("a", 3.0), MetricPoint("c", 1.0)])  # known names always pass
+    dashboard.raise_alert(AlertIn("x", Severity.info, "one"))
+    dashboard.raise_alert(AlertIn("x", Severity.warning, "same id replaces"))
+    with pytest.raises(LimitReached, match="LIVEDASH_MAX_ALERTS"):
+        dashboard.raise_alert(AlertIn("y", Severity.info, "two"))

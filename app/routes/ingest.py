@@ -10,9 +10,15 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
 from app.auth import ingest_guard
-from app.dashboard import Dashboard, UnknownAlert
+from app.dashboard import Dashboard, LimitReached, UnknownAlert
 from app.model import NAME_PATTERN, ActivityIn, AlertIn, MetricPoint
 from app.validation import strict_body
+
+
+def refused(exc: LimitReached) -> ValidationException:
+    """A 400 for a limit, naming the field like every other validation error."""
+    detail = f"{exc.field}: {exc}"
+    return ValidationException(detail, extra=[{"message": detail, "key": exc.field, "source": "body"}])
 
 
 class Accepted(msgspec.Struct):
@@ -29,7 +35,10 @@ def post_metrics(data: list[MetricPoint], dashboard: Dashboard) -> Accepted:
         raise ValidationException("body: expected at least one metric point")
     if len(data) > dashboard.settings.max_batch:
         raise ValidationException(f"body: at most {dashboard.settings.max_batch} metric points per request")
-    ids = dashboard.add_metrics(data)
+    try:
+        ids = dashboard.add_metrics(data)
+    except LimitReached as exc:
+        raise refused(exc) from None
     return Accepted(len(ids), ids[-1])
 
 
@@ -42,7 +51,10 @@ def post_activity(data: ActivityIn, dashboard: Dashboard) -> Accepted:
 @post("/alerts", status_code=202, sync_to_thread=False, before_request=strict_body(AlertIn))
 def post_alert(data: AlertIn, dashboard: Dashboard) -> Accepted:
     """Raise an alert banner, or replace the open one with the same id."""
-    return Accepted(1, dashboard.raise_alert(data))
+    try:
+        return Accepted(1, dashboard.raise_alert(data))
+    except LimitReached as exc:
+        raise refused(exc) from None
 
 
 @delete("/alerts/{alert_id:str}", status_code=200, sync_to_thread=False)
