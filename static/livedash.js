@@ -5,6 +5,7 @@
  *   extension builds a new one, which sends no Last-Event-ID (htmx-extensions issue 184). We
  *   wrap htmx.createEventSource to put the last id we saw into the URL instead.
  * - Connection status and the time of the last update in the header.
+ * - A watchdog that reconnects when the line goes silent (no heartbeat) without an error.
  * - The activity feed keeps at most data-cap items.
  * - Times are shown in the reader's time zone.
  */
@@ -14,6 +15,8 @@
   var lastId = null;
   var statusEl = null;
   var updatedEl = null;
+  var current = null;
+  var lastTraffic = Date.now();
 
   function withLastId(url, id) {
     var u = new URL(url, window.location.href);
@@ -22,8 +25,30 @@
   }
 
   function remember(event) {
+    lastTraffic = Date.now();
     if (event && event.lastEventId) {
       lastId = event.lastEventId;
+    }
+  }
+
+  // A connection can die without a word (a laptop sleeps, a NAT forgets it): the server
+  // sends a heartbeat every data-heartbeat-ms, so silence for two of those means the line is
+  // dead. Close it and hand it to the SSE extension's own reconnect path, which builds a
+  // new EventSource (through createEventSource below, so it resumes from lastId).
+  function watchdog() {
+    statusEl = statusEl || document.getElementById("connection-status");
+    var heartbeat = statusEl ? parseInt(statusEl.dataset.heartbeatMs, 10) : NaN;
+    if (!current || current.readyState !== EventSource.OPEN || !(heartbeat > 0)) {
+      return;
+    }
+    if (Date.now() - lastTraffic > 2 * heartbeat + 1000) {
+      var dead = current;
+      current = null;
+      dead.close();
+      setStatus("reconnecting");
+      if (typeof dead.onerror === "function") {
+        dead.onerror(new Event("error"));
+      }
     }
   }
 
@@ -69,8 +94,12 @@
   var create = htmx.createEventSource;
   htmx.createEventSource = function (url) {
     var source = create(lastId ? withLastId(url, lastId) : url);
+    current = source;
     source.addEventListener("heartbeat", remember);
-    source.addEventListener("open", function () { setStatus("live"); });
+    source.addEventListener("open", function () {
+      lastTraffic = Date.now();
+      setStatus("live");
+    });
     source.addEventListener("error", function () { setStatus("reconnecting"); });
     return source;
   };
@@ -88,4 +117,5 @@
   });
 
   htmx.onLoad(localizeTimes);
+  window.setInterval(watchdog, 1000);
 })();

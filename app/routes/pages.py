@@ -19,6 +19,7 @@ def index(dashboard: Dashboard) -> Template:
         "pages/dashboard.html",
         context={
             "title": dashboard.settings.title,
+            "heartbeat_ms": int(dashboard.settings.heartbeat_seconds * 1000),
             "state": state,
             "stream_url": "/dashboard/stream?" + urlencode({"lastEventId": state.version}),
         },

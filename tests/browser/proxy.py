@@ -8,7 +8,9 @@ talks to the server through this proxy. Three modes decide what a new connection
 - `hold`: accepted but parked until `release()`, as behind a router waiting for a backend;
 - `bad_gateway`: one `502 Bad Gateway` answer, as from a router during a deploy.
 
-`cut()` closes every open connection at once, which ends the stream mid-response.
+`cut()` closes every open connection at once, which ends the stream mid-response;
+`silence()` keeps them open but stops passing bytes, as a half-open connection after a
+laptop sleeps or a NAT forgets it: nothing tells either end.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class CuttableProxy:
         self._threads: list[threading.Thread] = []
         self.bad_gateway_paths: list[str] = []
         self._answered = threading.Condition(self._lock)
+        self._silenced: set[socket.socket] = set()
 
     # --- control -------------------------------------------------------------------------
 
@@ -72,6 +75,11 @@ class CuttableProxy:
             self._open.clear()
         for sock in sockets:
             _close(sock)
+
+    def silence(self) -> None:
+        """Stop forwarding on every open connection without closing any (new ones still flow)."""
+        with self._lock:
+            self._silenced |= self._open
 
     def release(self) -> None:
         """Forward from now on, including the connections parked in `hold` mode."""
@@ -184,7 +192,10 @@ class CuttableProxy:
                 chunk = source.recv(65536)
                 if not chunk:
                     break
-                target.sendall(chunk)
+                with self._lock:
+                    silenced = source in self._silenced or target in self._silenced
+                if not silenced:
+                    target.sendall(chunk)
         except OSError:
             pass
         finally:

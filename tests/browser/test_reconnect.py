@@ -144,3 +144,32 @@ def test_stream_resumes_without_loss_after_a_bad_gateway(
     assert parse_qs(urlsplit(stream_urls[-1]).query)["lastEventId"] == [last_seen]
     assert_same_document(page)
     browser_log.assert_clean()
+
+
+def test_silent_dead_connection_is_noticed_and_resumed(
+    open_page: PageFactory, servers: ServerFactory, browser_log: BrowserLog
+) -> None:
+    """No error, no FIN, just silence (a sleeping laptop, a forgetful NAT): after two missed
+    heartbeats the page drops the line itself and resumes from the last id it saw."""
+    server = servers(env={"LIVEDASH_HEARTBEAT_SECONDS": "0.5"})
+    with CuttableProxy(server.port) as silent, Ingest(server.url) as api:
+        api.activity("rendered 1")
+        page = open_page()
+        page.goto(silent.url + "/")
+        expect_status(page, "live", timeout=LIVE_MS)
+        mark_document(page)
+        api.activity("live 1")
+        expect(feed_items(page).first.locator(".feed__message")).to_have_text("live 1", timeout=LIVE_MS)
+        browser_log.expect(SSE_ERROR_LOGGED, *stream_failure("net::ERR_ABORTED"))
+
+        silent.silence()
+        for n in (1, 2):
+            api.activity(f"missed {n}")
+        # Nothing arrives while the line is silent; the watchdog notices within 2 x 0.5 s + 1 s.
+        expect_status(page, "reconnecting", timeout=4_000)
+        expect_status(page, "live", timeout=RECONNECT_MS)
+        expect(feed_items(page).first.locator(".feed__message")).to_have_text("missed 2", timeout=LIVE_MS)
+        assert feed_messages(page) == ["missed 2", "missed 1", "live 1", "rendered 1"]
+        assert_same_document(page)
+        page.close()
+    browser_log.assert_clean()
