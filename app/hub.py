@@ -69,6 +69,6 @@ class MemoryBackend(Generic[T]):
 
     def _parse(self, event_id: str) -> int | None:
         epoch, sep, seq = event_id.partition("-")
-        if not sep or epoch != str(self._epoch) or not (seq.isascii() and seq.isdigit()):
+        if not sep or epoch != str(self._epoch) or not (seq.isascii() and seq.isdigit()) or len(seq) > 19:
             return None
         return int(seq)

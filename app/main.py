@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, ResponseHeader, State
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -28,6 +29,7 @@ from app.routes.pages import index
 from app.routes.streams import html_stream, json_stream
 from app.settings import Settings
 from app.shutdown import on_termination
+from app.validation import name_the_field
 
 log = logging.getLogger("livedash")
 
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"dashboard": dashboard, "settings": settings}),
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
         lifespan=[lifespan],
+        exception_handlers={ValidationException: name_the_field},
         response_headers=[
             ResponseHeader(name="Content-Security-Policy", value=CONTENT_SECURITY_POLICY),
             ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
@@ -103,6 +106,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
+            # Every 500 with its traceback; client errors are answered, not logged.
+            log_exceptions="always",
+            disable_stack_trace=set(range(400, 500)),
             formatters={"standard": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
         ),
     )

@@ -13,7 +13,9 @@ from typing import Annotated
 
 import msgspec
 
-NAME_PATTERN = r"^[a-z0-9_.-]{1,64}$"
+# `(?!\n)`: Python's `$` also matches before a trailing newline, and "a\n" must not pass.
+# (JavaScript, reading this pattern from the OpenAPI schema, needs no such guard.)
+NAME_PATTERN = r"^[a-z0-9_.-]{1,64}(?!\n)$"
 
 MetricName = Annotated[
     str,

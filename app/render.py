@@ -38,6 +38,8 @@ def pretty_number(value: float) -> str:
     """Readable at a glance: thousands separators, 2-3 significant decimals, M/G/T from 10^6."""
     value = float(value)
     magnitude = abs(value)
+    if magnitude >= 1e15:
+        return f"{value:.3g}"
     if magnitude >= 1e6:
         for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
             if magnitude >= limit:

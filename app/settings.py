@@ -34,7 +34,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo: bool = True
     """Run the built-in demo source, so a fresh checkout shows live data."""
 
-    demo_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    demo_interval: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
     """Seconds between two ticks of the demo source."""
 
     feed_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 50
@@ -81,23 +81,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Read `LIVEDASH_*` (and the PaaS's plain `PORT`), converting each to its field's type."""
         env = os.environ if environ is None else environ
         raw: dict[str, Any] = {}
+        source: dict[str, str] = {}  # field -> the variable it came from, for error messages
         for plain in ("HOST", "PORT"):  # PaaS and `make run HOST=... PORT=...` conventions
             if plain in env:
-                raw[plain.lower()] = env[plain]
+                raw[plain.lower()], source[plain.lower()] = env[plain], plain
         for field in msgspec.structs.fields(cls):
             key = PREFIX + field.name.upper()
             if key in env:
-                raw[field.name] = env[key]
+                raw[field.name], source[field.name] = env[key], key
         try:
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
-            raise SettingsError(_name_env_var(str(exc))) from None
+            raise SettingsError(_name_env_var(str(exc), source)) from None
 
 
-def _name_env_var(message: str) -> str:
+def _name_env_var(message: str, source: Mapping[str, str]) -> str:
     """Turn msgspec's "at `$.feed_size`" into the variable the operator actually set."""
     head, sep, path = message.rpartition(" - at `$.")
     if not sep:
         return f"invalid setting: {message}"
     field = path.rstrip("`")
-    return f"{PREFIX}{field.upper()}: {head}"
+    return f"{source.get(field, PREFIX + field.upper())}: {head}"

@@ -15,17 +15,28 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
 from litestar.exceptions import ValidationException
 
+from app.model import NAME_PATTERN
+
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_NAME_RULE = f"Expected `str` matching regex {NAME_PATTERN!r}"
+_NAME_RULE_TEXT = "must be 1 to 64 of a-z, 0-9, '_', '.', '-'"
+
+
+def humane(text: str) -> str:
+    """Say the name rule in words instead of quoting its regex."""
+    return text.replace(_NAME_RULE, _NAME_RULE_TEXT)
+
+
 _NAMED = re.compile(r"field `(?P<field>[^`]+)`|^`(?P<subject>[^`]+)` must")
 
 
 def describe(message: str) -> tuple[str, str | None]:
     """msgspec's "Expected ... - at `$[0].name`" -> ("name: Expected ... (at $[0].name)", "name")."""
     match = _AT.search(message)
-    text = message[: match.start()] if match else message
+    text = humane(message[: match.start()] if match else message)
     path = match.group("path") if match else ""
     field = _last_key(path)
     if field is None:  # "Object missing required field `value`", "`value` must be finite"
@@ -93,3 +104,20 @@ def strict_body(type_: Any) -> Callable[[Request[Any, Any, Any]], Awaitable[None
         decode(await request.body(), type_)
 
     return check
+
+
+def name_the_field(_request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's own 400s (path and query parameters) say only "Validation failed for ...";
+    put the field and the reason, which it keeps in `extra`, into the detail."""
+    detail = str(exc.detail)
+    extra = exc.extra
+    if isinstance(extra, list) and extra and detail.startswith("Validation failed"):
+        detail = "; ".join(
+            f"{item.get('key')}: {humane(str(item.get('message')))}"
+            for item in extra
+            if isinstance(item, dict)
+        )
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": detail}
+    if extra:
+        body["extra"] = extra
+    return Response(body, status_code=exc.status_code, headers=exc.headers)

@@ -41,5 +41,5 @@ def test_window_drops_the_oldest_and_forgets_their_ids() -> None:
 def test_unknown_or_foreign_ids_are_not_resumable() -> None:
     log: MemoryBackend[str] = MemoryBackend(window=10, epoch=1)
     fill(log, 3)
-    for bad in ["", "nonsense", "2-1", "1-99", "1-", "-1", "1-x", "1-²", "1-1-1"]:
+    for bad in ["", "nonsense", "2-1", "1-99", "1-", "-1", "1-x", "1-²", "1-1-1", "1-" + "9" * 5000]:
         assert log.since(bad) is None, bad

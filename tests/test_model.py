@@ -21,7 +21,7 @@ def test_valid_points_decode() -> None:
     assert [(p.name, p.value, p.ts) for p in points] == [("page_views", 3.0, None), ("a.b-c_1", 1.5, 9.0)]
 
 
-@pytest.mark.parametrize("name", ["", "Bad", "a b", "a/b", "x" * 65, "é", "<script>"])
+@pytest.mark.parametrize("name", ["", "Bad", "a b", "a/b", "x" * 65, "é", "<script>", "a\n", "\na", "a\r"])
 def test_metric_names_outside_the_pattern_are_refused(name: str) -> None:
     with pytest.raises(msgspec.ValidationError) as info:
         decode_points(msgspec.json.encode([{"name": name, "value": 1}]))

@@ -16,7 +16,8 @@ from app.state import MetricValue
         (-3.0, "-3", "-3"),
         (2_500_000.0, "2500000", "2.50M"),
         (0.0, "0", "0"),
-        (1e20, "1e+20", "100,000,000.00T"),
+        (1e14, "100000000000000", "100.00T"),
+        (1.7e308, "1.7e+308", "1.7e+308"),
     ],
 )
 def test_number_formats(value: float, raw: str, pretty: str) -> None:

@@ -25,9 +25,11 @@ def test_environment_overrides_with_conversion() -> None:
     [
         ({"LIVEDASH_FEED_SIZE": "lots"}, "LIVEDASH_FEED_SIZE"),
         ({"LIVEDASH_HEARTBEAT_SECONDS": "0"}, "LIVEDASH_HEARTBEAT_SECONDS"),
-        ({"PORT": "70000"}, "LIVEDASH_PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"LIVEDASH_PORT": "abc"}, "LIVEDASH_PORT"),
+        ({"LIVEDASH_DEMO_INTERVAL": "inf"}, "LIVEDASH_DEMO_INTERVAL"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
-    with pytest.raises(SettingsError, match=named):
+    with pytest.raises(SettingsError, match=f"^{named}: "):
         Settings.from_env(env)

@@ -90,7 +90,7 @@ def open_page(browser: Browser, browser_log: BrowserLog, servers: ServerFactory)
     contexts: list[BrowserContext] = []
 
     def open_(**context_options: Any) -> Page:
-        context = browser.new_context(viewport=VIEWPORT, **context_options)
+        context = browser.new_context(**{"viewport": VIEWPORT, **context_options})
         contexts.append(context)
         page = context.new_page()
         browser_log.watch(page)

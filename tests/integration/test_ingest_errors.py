@@ -74,6 +74,8 @@ INVALID_VALUES: list[Case] = [
     ("name-empty", "/api/metrics", [{"name": "", "value": 1}], "name"),
     ("name-slash", "/api/metrics", [{"name": "a/b", "value": 1}], "name"),
     ("name-upper-case", "/api/metrics", [{"name": "CPU", "value": 1}], "name"),
+    ("name-trailing-newline", "/api/metrics", [{"name": "a\n", "value": 1}], "name"),
+    ("alert-id-trailing-newline", "/api/alerts", {"id": "a\n", "severity": "info", "title": "t"}, "id"),
     (
         "name-in-second-point",
         "/api/metrics",
@@ -195,10 +197,12 @@ def test_delete_alert_twice_is_404_the_second_time(http: httpx.Client) -> None:
     assert http.delete(f"/api/alerts/{alert_id}").status_code == 404
 
 
-def test_delete_with_a_bad_alert_id_is_400(http: httpx.Client) -> None:
-    response = http.delete("/api/alerts/Bad%20Id")
+@pytest.mark.parametrize("alert_id", ["Bad%20Id", "q%0A"])
+def test_delete_with_a_bad_alert_id_is_400(http: httpx.Client, alert_id: str) -> None:
+    response = http.delete(f"/api/alerts/{alert_id}")
     assert response.status_code == 400, response.text
     assert_names_field(response, "alert_id")
+    assert response.json()["detail"].startswith("alert_id: ")
 
 
 LAST_POINT_BAD: list[tuple[str, bytes]] = [

@@ -197,6 +197,8 @@ async def id_variant(client: httpx.AsyncClient, variant: str) -> tuple[dict[str,
         "future-header": ({"Last-Event-ID": f"{epoch}-{int(seq) + 1000}"}, {}),
         "nonsense-query": ({}, {"lastEventId": "nonsense"}),
         "other-epoch-query": ({}, {"lastEventId": "1-5"}),
+        # int() refuses more than 4300 digits: this once ended the stream with a traceback.
+        "huge-seq-header": ({"Last-Event-ID": f"{epoch}-{'9' * 5000}"}, {}),
     }[variant]
 
 
@@ -207,6 +209,7 @@ VARIANTS = [
     "future-header",
     "nonsense-query",
     "other-epoch-query",
+    "huge-seq-header",
 ]
 
 
