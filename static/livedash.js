@@ -8,6 +8,7 @@
  * - A watchdog that reconnects when the line goes silent (no heartbeat) without an error.
  * - The activity feed keeps at most data-cap items.
  * - Times are shown in the reader's time zone.
+ * - The tab title counts the open alerts, "(2) livedash", so a background tab still tells.
  */
 (function () {
   "use strict";
@@ -84,6 +85,14 @@
     }
   }
 
+  function countAlertsInTitle() {
+    var heading = document.querySelector(".topbar__title");
+    var alerts = document.querySelectorAll("#alerts > .alert").length;
+    if (heading) {
+      document.title = (alerts ? "(" + alerts + ") " : "") + heading.textContent;
+    }
+  }
+
   function trimFeed(feed) {
     var cap = parseInt(feed.dataset.cap, 10);
     while (cap > 0 && feed.children.length > cap) {
@@ -110,6 +119,7 @@
 
   document.addEventListener("htmx:sseMessage", function (evt) {
     markUpdated();
+    countAlertsInTitle();
     var feed = document.getElementById("activity-feed");
     if (feed && (evt.target === feed || evt.detail.type === "snapshot")) {
       trimFeed(feed);

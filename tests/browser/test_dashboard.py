@@ -268,3 +268,19 @@ def test_page_names_an_icon_the_server_serves(
         response = page.request.get(icon)
         assert response.status == 200, f"the page's icon {icon} answers {response.status}"
     browser_log.assert_clean()
+
+
+def test_tab_title_counts_open_alerts(
+    page: Page, server: LiveServer, ingest: Ingest, browser_log: BrowserLog
+) -> None:
+    """A background tab still tells: "(2) livedash" while two alerts are open."""
+    ingest.alert("first", "warning", "one")
+    page.goto(server.url + "/")
+    expect(page).to_have_title("(1) livedash", timeout=NOW_MS)
+    expect_status(page, "live", timeout=LIVE_MS)
+    ingest.alert("second", "critical", "two")
+    expect(page).to_have_title("(2) livedash", timeout=LIVE_MS)
+    ingest.resolve("first")
+    ingest.resolve("second")
+    expect(page).to_have_title("livedash", timeout=LIVE_MS)
+    browser_log.assert_clean()
