@@ -22,10 +22,8 @@ STATIC = ROOT / "static"
 
 def raw_number(value: float) -> str:
     """The value as data: integers without a trailing `.0`, others as Python's shortest repr."""
-    value = float(value)
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(value)
+    number = json_number(value)
+    return str(number) if isinstance(number, int) else repr(number)
 
 
 def json_number(value: float) -> int | float:

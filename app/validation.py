@@ -68,7 +68,8 @@ def non_finite_path(value: Any, path: str = "$") -> str | None:
     return None
 
 
-def _fail(detail: str, field: str | None) -> ValidationException:
+def bad_input(detail: str, field: str | None) -> ValidationException:
+    """A 400 whose detail (and `extra`) name the field; every ingest refusal is one of these."""
     return ValidationException(detail, extra=[{"message": detail, "key": field or "body", "source": "body"}])
 
 
@@ -77,17 +78,17 @@ def decode(raw: bytes, type_: Any) -> Any:
     try:
         return msgspec.json.decode(raw, type=type_)
     except msgspec.ValidationError as exc:
-        raise _fail(*describe(str(exc))) from exc
+        raise bad_input(*describe(str(exc))) from exc
     except msgspec.DecodeError as exc:
         if "out of range" in str(exc):
             # JSON allows 1e999 but no float holds it; find which field, for the message.
             where = _non_finite_in(raw)
             if where is not None:
                 field = _last_key(where)
-                raise _fail(f"{field}: must be a finite number (at {where})", field) from exc
-        raise _fail(f"body: invalid JSON: {exc}", None) from exc
+                raise bad_input(f"{field}: must be a finite number (at {where})", field) from exc
+        raise bad_input(f"body: invalid JSON: {exc}", None) from exc
     except (UnicodeDecodeError, RecursionError) as exc:
-        raise _fail(f"body: invalid JSON: {type(exc).__name__}", None) from exc
+        raise bad_input(f"body: invalid JSON: {type(exc).__name__}", None) from exc
 
 
 def _non_finite_in(raw: bytes) -> str | None:

@@ -6,19 +6,13 @@ from typing import Annotated
 
 import msgspec
 from litestar import Router, delete, post
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
 from app.auth import ingest_guard
 from app.dashboard import Dashboard, LimitReached, UnknownAlert
 from app.model import NAME_PATTERN, ActivityIn, AlertIn, MetricPoint
-from app.validation import strict_body
-
-
-def refused(exc: LimitReached) -> ValidationException:
-    """A 400 for a limit, naming the field like every other validation error."""
-    detail = f"{exc.field}: {exc}"
-    return ValidationException(detail, extra=[{"message": detail, "key": exc.field, "source": "body"}])
+from app.validation import bad_input, strict_body
 
 
 class Accepted(msgspec.Struct):
@@ -32,13 +26,13 @@ class Accepted(msgspec.Struct):
 def post_metrics(data: list[MetricPoint], dashboard: Dashboard) -> Accepted:
     """Record a batch of metric readings (`[{"name", "value", "ts"?}]`)."""
     if not data:
-        raise ValidationException("body: expected at least one metric point")
+        raise bad_input("body: expected at least one metric point", None)
     if len(data) > dashboard.settings.max_batch:
-        raise ValidationException(f"body: at most {dashboard.settings.max_batch} metric points per request")
+        raise bad_input(f"body: at most {dashboard.settings.max_batch} metric points per request", None)
     try:
         ids = dashboard.add_metrics(data)
     except LimitReached as exc:
-        raise refused(exc) from None
+        raise bad_input(f"{exc.field}: {exc}", exc.field) from None
     return Accepted(len(ids), ids[-1])
 
 
@@ -54,7 +48,7 @@ def post_alert(data: AlertIn, dashboard: Dashboard) -> Accepted:
     try:
         return Accepted(1, dashboard.raise_alert(data))
     except LimitReached as exc:
-        raise refused(exc) from None
+        raise bad_input(f"{exc.field}: {exc}", exc.field) from None
 
 
 @delete("/alerts/{alert_id:str}", status_code=200, sync_to_thread=False)
