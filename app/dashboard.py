@@ -1,22 +1,25 @@
-"""The dashboard service: ingest -> hub -> state -> render once -> fan out. No web framework here.
+"""The dashboard service: ingest -> throttle -> hub -> state -> render once -> fan out.
 
-`publish` runs without awaiting, so on the one event loop a fact is folded into the state,
-given its id, encoded and handed to every subscriber before anything else can look: a page
-rendered at version V and a stream resumed from V never miss or repeat an event.
+No web framework here. The hub commits events and gives each its id; `deliver` then runs
+without awaiting, so on the one event loop an event is folded into the state, encoded and
+handed to every subscriber before anything else can look: a page rendered at version V and a
+stream resumed from V never miss or repeat an event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from app import sse
-from app.fanout import Channel, Closed, Receive, Send, Subscriber
+from app.fanout import Batch, Channel, Closed, Part, Receive, Send, Subscriber
 from app.frames import Entry, FrameEncoder
-from app.hub import Backend, MemoryBackend
+from app.hub import EmbeddedHub, Hub, HubUnavailable, Past, Record
 from app.model import (
     ActivityAdded,
     ActivityIn,
@@ -28,8 +31,12 @@ from app.model import (
     MetricUpdated,
 )
 from app.render import Renderer
+from app.replay import ReplayRing
 from app.settings import Settings
-from app.state import DashboardState
+from app.state import DashboardState, MetricValue, StateData
+from app.throttle import CardThrottle
+
+log = logging.getLogger("livedash")
 
 
 class StreamFormat(StrEnum):
@@ -52,45 +59,84 @@ class LimitReached(ValueError):
 
 
 class Dashboard:
-    """Owns the state, the event log and the subscribers of one process."""
+    """Owns the state, the replay window, the throttle and the subscribers of one process."""
 
     def __init__(
         self,
         settings: Settings,
         renderer: Renderer,
-        log: Backend[Entry] | None = None,
+        hub: Hub | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.hub: Hub = hub or EmbeddedHub()
         self.state = DashboardState(settings.feed_size)
-        self.log: Backend[Entry] = log or MemoryBackend(settings.replay_window)
-        self.state.version = self.log.last_id
+        self.ring = ReplayRing(settings.replay_window, "")
         self.frames = FrameEncoder(renderer)
         self.channels = {fmt: Channel(fmt.value) for fmt in StreamFormat}
+        self.throttle = CardThrottle(settings.card_rate)
         self.clock = clock
+        self.monotonic = monotonic
+        self.producer = False
+        """This process runs the once-per-deployment producers (the demo source)."""
+        self._held = asyncio.Event()
         self._preamble = sse.preamble(settings.retry_ms)
         self._snapshot: Entry | None = None
         self.closing = False
 
-    # --- ingest ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load the stored state and replay window from the hub."""
+        await self.hub.start(self)
 
-    def publish(self, facts: Sequence[Fact]) -> list[str]:
-        """Apply, record, encode and broadcast `facts` in order; returns their ids."""
-        entries = [self._record(fact) for fact in facts]
+    # --- the hub's side (Sink) -------------------------------------------------------
+
+    def restore(self, state: StateData | None, entries: Sequence[Entry], origin: str) -> None:
+        """Start from what the backend kept: state at `state.version`, the newest events."""
+        self.ring = ReplayRing(self.settings.replay_window, origin)
+        for entry in entries:
+            self.ring.append(entry)
+        if state is not None:
+            self.state.restore(state)
+        if not self.state.version:
+            self.state.version = self.ring.last_id
+
+    def deliver(self, records: Sequence[Record]) -> list[Entry]:
+        """Fold committed events into the state, encode each once, fan the bytes out."""
+        entries = []
+        for event_id, fact in records:
+            created = self.state.apply(fact)
+            metric = self.state.metrics.get(fact.name) if isinstance(fact, MetricUpdated) else None
+            entry = self.frames.encode(event_id, fact, created, metric)
+            self.ring.append(entry)
+            self.state.version = event_id
+            entries.append(entry)
         if entries:
             for fmt, channel in self.channels.items():
                 if len(channel):
-                    channel.broadcast(b"".join(getattr(entry, fmt.value) for entry in entries))
-        return [entry.id for entry in entries]
+                    channel.broadcast(Batch(_parts(entries, fmt)))
+        return entries
 
-    def _record(self, fact: Fact) -> Entry:
-        created = self.state.apply(fact)
-        entry = self.log.add(lambda event_id: self.frames.encode(event_id, fact, created, self.state))
-        self.state.version = entry.id
-        return entry
+    def state_data(self) -> StateData:
+        """The current state as plain data (the SQLite store persists it)."""
+        return self.state.to_data()
 
-    def add_metrics(self, points: Sequence[MetricPoint]) -> list[str]:
-        """Record a batch of readings; a point without `ts` is stamped now."""
+    # --- ingest ------------------------------------------------------------------------
+
+    async def publish(self, facts: Sequence[Fact]) -> list[str]:
+        """Commit `facts` through the hub, in order; returns their ids."""
+        if not facts:
+            return []
+        if self.hub.kind == "redis" and self.hub.problem:
+            raise HubUnavailable(f"event hub unavailable ({self.hub.problem}); nothing was recorded, retry")
+        return await self.hub.append(facts)
+
+    async def add_metrics(self, points: Sequence[MetricPoint]) -> list[str]:
+        """Record a batch of readings (a point without `ts` is stamped now).
+
+        Returns the ids of the events published now; points for a card that sent within the
+        last `1/card_rate` s wait in the throttle and go out (the newest of them) on its next slot.
+        """
         new = {p.name for p in points} - self.state.metrics.keys()
         if new and len(self.state.metrics) + len(new) > self.settings.max_metrics:
             raise LimitReached(
@@ -98,17 +144,25 @@ class Dashboard:
                 f"at most {self.settings.max_metrics} metrics (LIVEDASH_MAX_METRICS);"
                 f" {len(new)} new name(s) in this batch, e.g. {min(new)!r}",
             )
+        if self.hub.kind == "redis" and self.hub.problem:
+            raise HubUnavailable(f"event hub unavailable ({self.hub.problem}); nothing was recorded, retry")
         now = self.clock()
-        return self.publish(
-            [MetricUpdated(p.name, float(p.value), now if p.ts is None else p.ts) for p in points]
-        )
+        facts = [MetricUpdated(p.name, float(p.value), now if p.ts is None else p.ts) for p in points]
+        admitted = self.throttle.admit(facts, self.monotonic())
+        if len(self.throttle):
+            self._held.set()
+        try:
+            return await self.publish(admitted)
+        except HubUnavailable:
+            self.throttle.forget(facts)  # answered 503: none of this request may go out later
+            raise
 
-    def add_activity(self, item: ActivityIn) -> str:
+    async def add_activity(self, item: ActivityIn) -> str:
         """Record one feed line."""
         fact = ActivityAdded(uuid.uuid4().hex[:12], item.message, item.actor, item.level, self.clock())
-        return self.publish([fact])[0]
+        return (await self.publish([fact]))[0]
 
-    def raise_alert(self, alert: AlertIn) -> str:
+    async def raise_alert(self, alert: AlertIn) -> str:
         """Open an alert, or replace the open one with the same id."""
         alerts = self.state.alerts
         if alert.id not in alerts and len(alerts) >= self.settings.max_alerts:
@@ -117,34 +171,84 @@ class Dashboard:
                 f"at most {self.settings.max_alerts} open alerts (LIVEDASH_MAX_ALERTS); resolve some first",
             )
         fact = AlertRaised(alert.id, alert.severity, alert.title, alert.message, self.clock())
-        return self.publish([fact])[0]
+        return (await self.publish([fact]))[0]
 
-    def resolve_alert(self, alert_id: str) -> str:
+    async def resolve_alert(self, alert_id: str) -> str:
         """Close an open alert; `UnknownAlert` if there is none by that id."""
         if alert_id not in self.state.alerts:
             raise UnknownAlert(alert_id)
-        return self.publish([AlertResolved(alert_id, self.clock())])[0]
+        return (await self.publish([AlertResolved(alert_id, self.clock())]))[0]
+
+    async def run_throttle(self) -> None:
+        """Send held card updates when their card may send again, until cancelled."""
+        while True:
+            due_at = self.throttle.next_due()
+            if due_at is None:
+                self._held.clear()
+                await self._held.wait()
+                continue
+            delay = due_at - self.monotonic()
+            if delay > 0:
+                self._held.clear()
+                with contextlib.suppress(TimeoutError):  # a newly held card may be due sooner
+                    await asyncio.wait_for(self._held.wait(), delay)
+                continue
+            points = self.throttle.due(self.monotonic())
+            try:
+                await self.publish(points)
+            except HubUnavailable as exc:
+                log.debug("held card updates wait for the hub: %s", exc)
+                self.throttle.hold_again(points)
+                await asyncio.sleep(0.5)
+
+    async def flush_throttle(self) -> None:
+        """Publish every held card update now (shutdown: the last value always arrives)."""
+        held = self.throttle.drain()
+        if held:
+            try:
+                await self.publish(held)
+            except HubUnavailable as exc:
+                log.warning("%d held card updates not published: %s", len(held), exc)
 
     # --- streams -----------------------------------------------------------------------
 
-    def subscribe(self, fmt: StreamFormat, send: Send, receive: Receive, last_id: str | None) -> Subscriber:
+    async def subscribe(
+        self, fmt: StreamFormat, send: Send, receive: Receive, last_id: str | None
+    ) -> Subscriber:
         """Open a subscription that first receives what it missed since `last_id`.
 
-        Missed events come from the replay window; without an id, or with one the window
-        does not hold, the client gets a snapshot of the current state instead.
+        Missed events come from the replay window (then from the backend's log, with Redis);
+        without an id, or with one neither holds, the client gets a snapshot instead.
         """
         subscriber = Subscriber(send, receive, self.settings.client_buffer_bytes)
         if self.closing:
             subscriber.close(Closed.shutdown)
             return subscriber
-        missed = self.log.since(last_id) if last_id else None
+        missed = self.ring.since(last_id) if last_id else None
+        if missed is None and last_id:
+            past = await self.hub.older(last_id)
+            if past is not None and not subscriber.closed.done():
+                tail = self.ring.since(past[-1].id if past else last_id)
+                if tail is not None:
+                    missed = [self._encode_past(event) for event in past] + tail
+        if subscriber.closed.done():
+            return subscriber
         if missed is None:
-            catch_up = getattr(self.snapshot(), fmt.value)
+            parts: list[Part] = [(None, getattr(self.snapshot(), fmt.value))]
         else:
-            catch_up = b"".join(getattr(entry, fmt.value) for entry in missed)
-        subscriber.push(self._preamble + catch_up)
+            parts = _parts(missed, fmt)
+        subscriber.push(Batch([(None, self._preamble), *parts]))
         self.channels[fmt].add(subscriber)
         return subscriber
+
+    def _encode_past(self, event: Past) -> Entry:
+        fact = event.fact
+        metric = (
+            MetricValue(fact.name, fact.value, fact.ts, event.previous)
+            if isinstance(fact, MetricUpdated)
+            else None
+        )
+        return self.frames.encode(event.id, fact, event.created, metric)
 
     def snapshot(self) -> Entry:
         """The current state as one event, encoded once per version."""
@@ -156,7 +260,7 @@ class Dashboard:
         """Tell every stream the line is alive (proxies drop silent connections)."""
         entry = self.frames.heartbeat(self.state.version, self.clock())
         for fmt, channel in self.channels.items():
-            channel.broadcast(getattr(entry, fmt.value))
+            channel.broadcast(Batch.of(getattr(entry, fmt.value)))
 
     async def run_heartbeats(self) -> None:
         """Send a heartbeat every `heartbeat_seconds` until cancelled."""
@@ -174,3 +278,9 @@ class Dashboard:
     def subscriber_count(self) -> int:
         """Open streams in this process."""
         return sum(len(channel) for channel in self.channels.values())
+
+
+def _parts(entries: Sequence[Entry], fmt: StreamFormat) -> list[Part]:
+    if fmt is StreamFormat.html:
+        return [(entry.key, entry.html) for entry in entries]
+    return [(entry.key, entry.json) for entry in entries]

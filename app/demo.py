@@ -1,17 +1,21 @@
 """The built-in demo source: believable traffic so a fresh `make run` is alive at once.
 
 It publishes through the same `Dashboard` methods as the ingest API, so what you see in the
-demo is exactly what an integration would produce.
+demo is exactly what an integration would produce (throttling and the hub included).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from dataclasses import dataclass, field
 
 from app.dashboard import Dashboard
+from app.hub import HubUnavailable
 from app.model import ActivityIn, AlertIn, Level, MetricPoint, Severity
+
+log = logging.getLogger("livedash.demo")
 
 _ACTORS = ("ada", "grace", "linus", "margaret", "ken", "barbara", "guido", "radia")
 _ACTIONS = (
@@ -44,7 +48,7 @@ class DemoSource:
     _signups: float = 1_204
     _open_alert: tuple[str, int] | None = None
 
-    def step(self) -> None:
+    async def step(self) -> None:
         """Publish one tick's worth of metrics, now and then an activity line or an alert."""
         self._tick += 1
         rng = self.rng
@@ -59,7 +63,7 @@ class DemoSource:
             error_rate += 2.5
         if self._open_alert and self._open_alert[0] == "p95-latency":
             latency += 160
-        self.dashboard.add_metrics(
+        await self.dashboard.add_metrics(
             [
                 MetricPoint("page_views", self._page_views),
                 MetricPoint("active_users", float(int(active))),
@@ -72,26 +76,29 @@ class DemoSource:
         if rng.random() < 0.35:
             action, level = rng.choice(_ACTIONS)
             message = action.format(build=f"{rng.randint(1000, 9999)}")
-            self.dashboard.add_activity(ActivityIn(message, rng.choice(_ACTORS), level))
-        self._maybe_alert()
+            await self.dashboard.add_activity(ActivityIn(message, rng.choice(_ACTORS), level))
+        await self._maybe_alert()
 
-    def _maybe_alert(self) -> None:
+    async def _maybe_alert(self) -> None:
         if self._open_alert is None:
             if self.rng.random() < 0.03:
                 alert_id, severity, title, message = self.rng.choice(_ALERTS)
-                self.dashboard.raise_alert(AlertIn(alert_id, severity, title, message))
+                await self.dashboard.raise_alert(AlertIn(alert_id, severity, title, message))
                 self._open_alert = (alert_id, self._tick + self.rng.randint(8, 25))
         elif self._tick >= self._open_alert[1]:
             alert_id = self._open_alert[0]
             self._open_alert = None
             if alert_id in self.dashboard.state.alerts:
-                self.dashboard.resolve_alert(alert_id)
-                self.dashboard.add_activity(
+                await self.dashboard.resolve_alert(alert_id)
+                await self.dashboard.add_activity(
                     ActivityIn(f"resolved alert {alert_id}", "livedash", Level.success)
                 )
 
     async def run(self) -> None:
         """Tick every `interval` seconds until cancelled."""
         while True:
-            self.step()
+            try:
+                await self.step()
+            except HubUnavailable as exc:
+                log.debug("demo tick skipped: %s", exc)
             await asyncio.sleep(self.interval)

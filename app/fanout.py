@@ -1,27 +1,36 @@
 """Fan-out: hand the same encoded bytes to every subscriber of a stream.
 
-The broadcaster calls each client's ASGI `send` itself instead of waking one task per client
-per event. A `send` to a healthy socket finishes without suspending, so the common path costs
-one function call; when the socket's buffer is full, `send` suspends on the server's drain
-future and we continue it from that future's callback (what a Task would do, without
-allocating one). Frames that arrive meanwhile wait in a bounded per-client buffer and go out
-together in one `send`; a client whose buffer overflows is dropped, and resumes from its
-`Last-Event-ID` when it reconnects.
+The broadcaster writes to each client itself instead of waking one task per client per
+event. Under uvicorn's httptools protocol it writes the HTTP chunk straight to the socket's
+transport (`app/wire.py`): one C call per client, the chunk framed once for all of them.
+Elsewhere it calls the client's ASGI `send` and steps that coroutine by hand (`drive`), which
+costs one function call when the socket is writable.
+
+When a client's socket backs up, its frames wait in a bounded buffer that conflates: a newer
+update of the same metric card replaces the pending one, so a lagging client gets the latest
+value, not a backlog. Activity items and alerts are never conflated away. The buffer goes out
+in one write when the socket drains; a client whose buffer still overflows is dropped and
+resumes from its `Last-Event-ID` when it reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
 from enum import StrEnum
 from typing import Any
+
+from app.wire import Wire, direct_wire
 
 log = logging.getLogger("livedash.fanout")
 
 Send = Callable[[Any], Awaitable[None]]
 Receive = Callable[[], Awaitable[Any]]
 Steps = Generator[Any, None, Any]
+Part = tuple[Hashable | None, bytes]
+"""One SSE frame and its conflation key: frames with the same key supersede each other."""
 
 
 class Closed(StrEnum):
@@ -70,17 +79,53 @@ class _Resume:
                 yielded.add_done_callback(self.step)
 
 
-class Subscriber:
-    """One open stream: its `send`, its pending bytes, and a future that resolves on close."""
+def http_chunk(body: bytes) -> bytes:
+    """`body` framed as one HTTP/1.1 chunk, as uvicorn would write it."""
+    return b"%x\r\n%b\r\n" % (len(body), body)
 
-    __slots__ = ("_busy", "_limit", "_pending", "_pending_bytes", "_receiving", "_send", "closed")
+
+class Batch:
+    """What one broadcast sends: the frames, joined once and chunk-framed once for everybody."""
+
+    __slots__ = ("body", "chunk", "parts")
+
+    def __init__(self, parts: Sequence[Part]) -> None:
+        self.parts = parts
+        self.body = b"".join(frame for _, frame in parts)
+        self.chunk = http_chunk(self.body)
+
+    @classmethod
+    def of(cls, frame: bytes) -> Batch:
+        """A batch of one frame that is never conflated."""
+        return cls(((None, frame),))
+
+
+class Subscriber:
+    """One open stream: how to write to it, its pending frames, and a future resolved on close."""
+
+    __slots__ = (
+        "_busy",
+        "_limit",
+        "_pending",
+        "_pending_bytes",
+        "_receiving",
+        "_send",
+        "_unique",
+        "_wire",
+        "closed",
+        "conflated",
+    )
 
     def __init__(self, send: Send, receive: Receive, limit: int) -> None:
         self._send = send
+        self._wire: Wire | None = direct_wire(send, high_water=min(16_384, limit))
         self._limit = limit
-        self._pending: list[bytes] = []
+        self._pending: dict[Hashable, bytes] = {}
         self._pending_bytes = 0
+        self._unique = itertools.count()
         self._busy = False
+        self.conflated = 0
+        """Frames replaced by a newer one of the same card while this client lagged."""
         self.closed: asyncio.Future[Closed] = asyncio.get_running_loop().create_future()
         self._receiving: Steps | None = None
         self._listen(receive)
@@ -90,23 +135,27 @@ class Subscriber:
         """True when nothing is in flight, so a last frame can still be sent."""
         return not self._busy
 
-    def push(self, chunk: bytes) -> None:
-        """Queue `chunk` for this client, writing it at once when the socket allows."""
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes waiting for this client's socket to drain."""
+        return self._pending_bytes
+
+    def push(self, batch: Batch) -> None:
+        """Deliver `batch`: written at once when the socket allows, else held (conflating)."""
+        if self._busy:
+            if not self.closed.done():
+                self._hold(batch.parts)
+            return
         if self.closed.done():
             return
-        if self._busy:
-            self._pending.append(chunk)
-            self._pending_bytes += len(chunk)
-            if self._pending_bytes > self._limit:
-                log.warning(
-                    "dropping a client that stopped reading (%d bytes waiting, limit %d);"
-                    " it resumes from its last event id when it reconnects",
-                    self._pending_bytes,
-                    self._limit,
-                )
-                self.close(Closed.overflow)
-            return
-        self._write(chunk)
+        wire = self._wire
+        if wire is None:
+            self._write(batch.body)
+        elif wire.gone:
+            self.close(Closed.disconnect)
+        elif wire.write(batch.chunk):
+            self._busy = True
+            drive(wire.drain(), self._written)
 
     def close(self, reason: Closed) -> None:
         """End the subscription; the stream handler wakes and finishes the response."""
@@ -119,9 +168,30 @@ class Subscriber:
             self._receiving.close()
             self._receiving = None
 
-    def _write(self, chunk: bytes) -> None:
+    def _hold(self, parts: Sequence[Part]) -> None:
+        pending = self._pending
+        for key, frame in parts:
+            if key is None:
+                key = next(self._unique)
+            else:
+                old = pending.pop(key, None)  # re-inserted last: ids stay in order on the wire
+                if old is not None:
+                    self._pending_bytes -= len(old)
+                    self.conflated += 1
+            pending[key] = frame
+            self._pending_bytes += len(frame)
+        if self._pending_bytes > self._limit:
+            log.warning(
+                "dropping a client that stopped reading (%d bytes waiting after conflation, limit %d);"
+                " it resumes from its last event id when it reconnects",
+                self._pending_bytes,
+                self._limit,
+            )
+            self.close(Closed.overflow)
+
+    def _write(self, body: bytes) -> None:
         self._busy = True
-        drive(self._send({"type": "http.response.body", "body": chunk, "more_body": True}), self._written)
+        drive(self._send({"type": "http.response.body", "body": body, "more_body": True}), self._written)
 
     def _written(self, exc: BaseException | None, _result: object) -> None:
         self._busy = False
@@ -129,11 +199,19 @@ class Subscriber:
             log.debug("send failed: %r", exc)
             self.close(Closed.error)
             return
-        if self._pending and not self.closed.done():
-            chunk = b"".join(self._pending)
-            self._pending.clear()
-            self._pending_bytes = 0
-            self._write(chunk)
+        if not self._pending or self.closed.done():
+            return
+        body = b"".join(self._pending.values())
+        self._pending.clear()
+        self._pending_bytes = 0
+        wire = self._wire
+        if wire is None:
+            self._write(body)
+        elif wire.gone:
+            self.close(Closed.disconnect)
+        elif wire.write(http_chunk(body)):
+            self._busy = True
+            drive(wire.drain(), self._written)
 
     def _listen(self, receive: Receive) -> None:
         # The stream handler has read the GET's request message already, so receive() now
@@ -173,10 +251,10 @@ class Channel:
         self._subscribers[subscriber] = None
         subscriber.closed.add_done_callback(lambda _: self._subscribers.pop(subscriber, None))
 
-    def broadcast(self, chunk: bytes) -> None:
-        """Push `chunk` to every subscriber, in subscription order."""
+    def broadcast(self, batch: Batch) -> None:
+        """Push `batch` to every subscriber, in subscription order."""
         for subscriber in list(self._subscribers):
-            subscriber.push(chunk)
+            subscriber.push(batch)
 
     def close_all(self, reason: Closed) -> None:
         """End every subscription, as on shutdown."""

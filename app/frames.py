@@ -17,7 +17,7 @@ import msgspec
 from app import sse
 from app.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
 from app.render import Renderer, json_number
-from app.state import DashboardState
+from app.state import DashboardState, MetricValue
 
 
 class Entry(NamedTuple):
@@ -26,6 +26,8 @@ class Entry(NamedTuple):
     id: str
     html: bytes
     json: bytes
+    key: str | None = None
+    """Conflation key: a newer frame with the same key supersedes this one for a lagging client."""
 
 
 _json = msgspec.json.Encoder()
@@ -64,17 +66,19 @@ class FrameEncoder:
     def __init__(self, renderer: Renderer) -> None:
         self._render = renderer.render
 
-    def encode(self, event_id: str, fact: Fact, created: bool, state: DashboardState) -> Entry:
-        """Frames for `fact`, already folded into `state`; `created` is what `apply` said."""
-        name, html = self._html(fact, created, state)
+    def encode(self, event_id: str, fact: Fact, created: bool, metric: MetricValue | None) -> Entry:
+        """Frames for `fact`; `created` says it adds a card or banner, `metric` is the card's value."""
+        name, html = self._html(fact, created, metric)
         event, payload = fact_payload(fact)
+        # A card's later updates supersede each other; its first event adds the card, so it stays.
+        key = fact.name if isinstance(fact, MetricUpdated) and not created else None
         return Entry(
-            event_id, sse.frame(html, event=name, id=event_id), _json_frame(event, event_id, payload)
+            event_id, sse.frame(html, event=name, id=event_id), _json_frame(event, event_id, payload), key
         )
 
-    def _html(self, fact: Fact, created: bool, state: DashboardState) -> tuple[str, str]:
+    def _html(self, fact: Fact, created: bool, metric: MetricValue | None) -> tuple[str, str]:
         if isinstance(fact, MetricUpdated):
-            html = self._render("partials/metric_card.html", metric=state.metrics[fact.name])
+            html = self._render("partials/metric_card.html", metric=metric)
             return ("new-metric" if created else f"metric-{fact.name}"), html
         if isinstance(fact, ActivityAdded):
             return "activity", self._render("partials/activity_item.html", item=fact)

@@ -1,74 +1,134 @@
-"""The hub's event log: opaque ordered ids and the replay window behind `Last-Event-ID`.
+"""The hub: where events get their ids and are kept, and how they reach this process.
 
-A backend owns ids and retention; the in-process one below is the embedded default. Ids
-look like Redis Stream ids (`<epoch>-<seq>`) so that clients never depend on which backend
-produced them; the epoch is the boot time in ms, so an id from an earlier process is
-recognised as unknown (and answered with a snapshot) instead of being misread.
+A backend appends facts and hands every committed event, in id order, to the process's
+`Sink` (the dashboard), which folds it into the state, encodes it once and fans it out.
+- `EmbeddedHub` (the default) numbers events itself and delivers them at once, within
+  `append`; with a `SqliteStore` it also persists them, so a restart resumes where it was.
+- `RedisHub` (app/redis_hub.py) appends to a Redis Stream; every process reads the stream and
+  delivers what it reads, so ingest at any process reaches the clients of all of them.
+
+Ids look like Redis Stream ids (`<major>-<minor>`) whichever backend made them.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable
-from itertools import islice
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Coroutine, Sequence
+from typing import Any, NamedTuple, Protocol
 
-T = TypeVar("T")
+from app.frames import Entry
+from app.model import Fact
+from app.state import StateData
+from app.store import SqliteStore
+
+Record = tuple[str, Fact]
+"""An event as the hub commits it: its id and the fact."""
 
 
-class Backend(Protocol[T]):
-    """Where events live: the hub asks it for ids, appends, and replays."""
+class Past(NamedTuple):
+    """An event read back from the backend's log, with what rendering it needs without state."""
+
+    id: str
+    fact: Fact
+    created: bool
+    """It added a card or a banner."""
+    previous: float | None
+    """For a metric: the value before it (the trend arrow)."""
+
+
+class HubUnavailable(RuntimeError):
+    """The backend cannot take events right now; nothing of the request was recorded."""
+
+
+class Sink(Protocol):
+    """The receiving end of a hub: the dashboard of this process."""
+
+    def restore(self, state: StateData | None, entries: Sequence[Entry], origin: str) -> None:
+        """Start from a stored state and replay window (`origin` is the id before them)."""
+        ...
+
+    def deliver(self, records: Sequence[Record]) -> list[Entry]:
+        """Apply, encode and fan out committed events, in order."""
+        ...
+
+    def state_data(self) -> StateData:
+        """The current state, for persisting."""
+        ...
+
+
+class Hub(Protocol):
+    """What the dashboard needs from a backend."""
+
+    kind: str
+    """`memory`, `sqlite` or `redis`, as /readyz reports it."""
+
+    async def start(self, sink: Sink) -> None:
+        """Load the stored state into `sink`; deliveries go to it from now on."""
+        ...
+
+    async def append(self, facts: Sequence[Fact]) -> list[str]:
+        """Commit `facts` in order and return their ids; `HubUnavailable` if it cannot."""
+        ...
+
+    async def older(self, event_id: str) -> list[Past] | None:
+        """Events after `event_id` that the in-memory window no longer holds, if the backend can."""
+        ...
 
     @property
-    def last_id(self) -> str:
-        """Id of the newest event, or of the empty log's origin."""
+    def problem(self) -> str | None:
+        """Why the hub is not ready (for /readyz), or None."""
         ...
 
-    def add(self, build: Callable[[str], T]) -> T:
-        """Give the next event its id, let `build` make the record (frames carry the id), keep it."""
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        """Work to run for the app's lifetime (readers, writers)."""
         ...
 
-    def since(self, event_id: str) -> list[T] | None:
-        """Everything after `event_id`, oldest first; None if the id is unknown or too old."""
+    async def close(self) -> None:
+        """Flush and release everything."""
         ...
 
 
-class MemoryBackend(Generic[T]):
-    """Keeps the last `window` events in a deque; ids are dense within one process."""
+class EmbeddedHub:
+    """Ids `<epoch>-<seq>` from a counter in this process; optionally persisted in SQLite."""
 
-    def __init__(self, window: int, epoch: int | None = None) -> None:
+    def __init__(self, store: SqliteStore | None = None, epoch: int | None = None) -> None:
+        self._store = store
+        self.kind = "sqlite" if store else "memory"
         self._epoch = epoch if epoch is not None else time.time_ns() // 1_000_000
-        self._entries: deque[T] = deque()
-        self._window = window
-        # seq of the position just before the oldest kept entry: resuming from it is valid.
-        self._origin = 0
-        self._last = 0
+        self._seq = 0
+        self._sink: Sink | None = None
+
+    async def start(self, sink: Sink) -> None:
+        self._sink = sink
+        if self._store is None:
+            sink.restore(None, [], f"{self._epoch}-0")
+            return
+        stored = await self._store.open()
+        self._epoch, self._seq = stored.epoch, stored.last_seq
+        first = stored.entries[0].id.partition("-")[2] if stored.entries else None
+        origin = f"{self._epoch}-{int(first) - 1 if first else self._seq}"
+        sink.restore(stored.state, stored.entries, origin)
+
+    async def append(self, facts: Sequence[Fact]) -> list[str]:
+        assert self._sink is not None, "start() first"
+        start = self._seq + 1
+        records = [(f"{self._epoch}-{seq}", fact) for seq, fact in enumerate(facts, start)]
+        self._seq += len(records)
+        entries = self._sink.deliver(records)
+        if self._store is not None:
+            self._store.add(list(enumerate(entries, start)), self._sink.state_data)
+        return [event_id for event_id, _ in records]
+
+    async def older(self, event_id: str) -> list[Past] | None:
+        return None  # the in-memory window is the whole window
 
     @property
-    def last_id(self) -> str:
-        return self._format(self._last)
+    def problem(self) -> str | None:
+        return self._store.error if self._store else None
 
-    def add(self, build: Callable[[str], T]) -> T:
-        item = build(self._format(self._last + 1))
-        self._last += 1
-        self._entries.append(item)
-        if len(self._entries) > self._window:
-            self._entries.popleft()
-            self._origin += 1
-        return item
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._store.run()] if self._store else []
 
-    def since(self, event_id: str) -> list[T] | None:
-        seq = self._parse(event_id)
-        if seq is None or not self._origin <= seq <= self._last:
-            return None
-        return list(islice(self._entries, seq - self._origin, None))
-
-    def _format(self, seq: int) -> str:
-        return f"{self._epoch}-{seq}"
-
-    def _parse(self, event_id: str) -> int | None:
-        epoch, sep, seq = event_id.partition("-")
-        if not sep or epoch != str(self._epoch) or not (seq.isascii() and seq.isdigit()) or len(seq) > 19:
-            return None
-        return int(seq)
+    async def close(self) -> None:
+        if self._store is not None:
+            await self._store.close()

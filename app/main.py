@@ -6,8 +6,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import CacheControlHeader, ResponseHeader, State
 from litestar.di import Provide
@@ -21,14 +22,18 @@ from litestar.template import TemplateConfig
 from app import __version__
 from app.dashboard import Dashboard
 from app.demo import DemoSource
+from app.hub import EmbeddedHub, Hub, HubUnavailable
+from app.producers import Producers
+from app.redis_hub import RedisHub
 from app.render import STATIC, Renderer, make_environment
 from app.routes.deps import provide_dashboard
-from app.routes.health import healthz
+from app.routes.health import healthz, readyz
 from app.routes.ingest import ingest_router
 from app.routes.pages import index
 from app.routes.streams import html_stream, json_stream
 from app.settings import Settings
 from app.shutdown import on_termination
+from app.store import SqliteStore, StoreError
 from app.validation import name_the_field
 
 log = logging.getLogger("livedash")
@@ -41,18 +46,44 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def hub_unavailable(_request: Request[Any, Any, Any], exc: HubUnavailable) -> Response[dict[str, Any]]:
+    """503 with the reason: the request was not recorded, so retrying later is safe."""
+    return Response({"status_code": 503, "detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
+
+
+def make_hub(settings: Settings) -> Hub:
+    """Redis when a URL is set, else the embedded hub (SQLite unless `db_path` is empty)."""
+    if settings.redis_url:
+        return RedisHub(settings.redis_url, settings.redis_prefix, settings.replay_window, settings.feed_size)
+    return EmbeddedHub(SqliteStore(settings.db_path, settings.replay_window) if settings.db_path else None)
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    """Run the heartbeat and the demo source; end streams first when SIGTERM comes."""
+    """Load the hub's state, run the background work; end streams first when SIGTERM comes."""
     dashboard: Dashboard = app.state.dashboard
     settings = dashboard.settings
+    try:
+        await dashboard.start()
+    except (StoreError, HubUnavailable) as exc:
+        log.error("cannot start: %s", exc)
+        await dashboard.hub.close()
+        raise
+    log.info("hub: %s, at event %s", dashboard.hub.kind, dashboard.state.version)
     if not settings.ingest_token:
         log.warning("LIVEDASH_INGEST_TOKEN is not set: ingest accepts loopback clients only")
-    tasks = [asyncio.create_task(dashboard.run_heartbeats(), name="heartbeat")]
+    producers = Producers(
+        dashboard, [DemoSource(dashboard, settings.demo_interval).run] if settings.demo else []
+    )
     if settings.demo:
-        demo = DemoSource(dashboard, settings.demo_interval)
-        tasks.append(asyncio.create_task(demo.run(), name="demo-source"))
         log.info("demo source on (LIVEDASH_DEMO=0 turns it off)")
+    work = [
+        dashboard.run_heartbeats(),
+        dashboard.run_throttle(),
+        producers.run(),
+        *dashboard.hub.background(),
+    ]
+    tasks = [asyncio.create_task(coro) for coro in work]
     loop = asyncio.get_running_loop()
 
     def terminating() -> None:
@@ -63,20 +94,25 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             yield
         finally:
             dashboard.close_streams()
+            await producers.stop()
+            await dashboard.flush_throttle()  # the last value of every card is recorded
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await dashboard.hub.close()
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app for `settings` (read from the environment when not given)."""
     settings = settings or Settings.from_env()
+    settings.check()
     env = make_environment()
-    dashboard = Dashboard(settings, Renderer(env))
+    dashboard = Dashboard(settings, Renderer(env), make_hub(settings))
     return Litestar(
         route_handlers=[
             index,
             healthz,
+            readyz,
             ingest_router,
             html_stream,
             json_stream,
@@ -91,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"dashboard": dashboard, "settings": settings}),
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
         lifespan=[lifespan],
-        exception_handlers={ValidationException: name_the_field},
+        exception_handlers={ValidationException: name_the_field, HubUnavailable: hub_unavailable},
         response_headers=[
             ResponseHeader(name="Content-Security-Policy", value=CONTENT_SECURITY_POLICY),
             ResponseHeader(name="X-Content-Type-Options", value="nosniff"),

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import msgspec
 
 PREFIX = "LIVEDASH_"
+_SECRETS = ("ingest_token", "redis_url")  # a Redis URL may carry a password
 
 
 class SettingsError(ValueError):
@@ -68,10 +69,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     title: str = "livedash"
     """Title shown in the page header."""
 
+    card_rate: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 4.0
+    """Most updates per second each metric card sends (the newest value always arrives);
+    0 sends every point."""
+
+    db_path: str = "data/livedash.sqlite3"
+    """SQLite file of the embedded backend (state and replay window survive restarts);
+    empty keeps everything in memory only."""
+
+    redis_url: str = ""
+    """Redis for several processes or instances (`REDIS_URL` works too, as PaaS add-ons set it)."""
+
+    redis_prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "livedash"
+    """Prefix of every Redis key, so several dashboards can share one Redis."""
+
+    lease_seconds: Annotated[float, msgspec.Meta(ge=0.5, le=300)] = 10.0
+    """Lifetime of the Redis lease that lets one process run the demo source; a dead holder is
+    replaced after about this long."""
+
+    web_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 1
+    """Worker processes (`WEB_CONCURRENCY`, as uvicorn and PaaS set it); more than one needs Redis."""
+
     def __repr__(self) -> str:
         # Settings get logged and shown in tracebacks: never with the token in them.
         fields = ", ".join(
-            f"{name}={'***' if name == 'ingest_token' and value else repr(value)}"
+            f"{name}={'***' if name in _SECRETS and value else repr(value)}"
             for name, value in msgspec.structs.asdict(self).items()
         )
         return f"Settings({fields})"
@@ -82,17 +104,33 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         env = os.environ if environ is None else environ
         raw: dict[str, Any] = {}
         source: dict[str, str] = {}  # field -> the variable it came from, for error messages
-        for plain in ("HOST", "PORT"):  # PaaS and `make run HOST=... PORT=...` conventions
+        # PaaS and `make run HOST=... PORT=...` conventions; LIVEDASH_* wins when both are set.
+        for plain, field_name in (
+            ("HOST", "host"),
+            ("PORT", "port"),
+            ("REDIS_URL", "redis_url"),
+            ("WEB_CONCURRENCY", "web_concurrency"),
+        ):
             if plain in env:
-                raw[plain.lower()], source[plain.lower()] = env[plain], plain
+                raw[field_name], source[field_name] = env[plain], plain
         for field in msgspec.structs.fields(cls):
             key = PREFIX + field.name.upper()
             if key in env:
                 raw[field.name], source[field.name] = env[key], key
         try:
-            return msgspec.convert(raw, cls, strict=False)
+            settings = msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise SettingsError(_name_env_var(str(exc), source)) from None
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse combinations that would split the dashboard between processes."""
+        if self.web_concurrency > 1 and not self.redis_url:
+            raise SettingsError(
+                f"WEB_CONCURRENCY={self.web_concurrency}: several workers need a shared hub;"
+                " set LIVEDASH_REDIS_URL (or REDIS_URL), or run one worker"
+            )
 
 
 def _name_env_var(message: str, source: Mapping[str, str]) -> str:

@@ -25,6 +25,18 @@ class MetricValue(msgspec.Struct, frozen=True):
         return "up" if self.value > self.previous else "down"
 
 
+class StateData(msgspec.Struct, frozen=True):
+    """The state as stored (SQLite) or loaded (Redis): plain data, in display order."""
+
+    version: str
+    metrics: list[MetricValue] = []
+    feed: list[ActivityAdded] = []
+    """Newest first."""
+    alerts: list[AlertRaised] = []
+    """In the order they were first raised."""
+    updated_at: float = 0.0
+
+
 class DashboardState:
     """Metrics by name, the newest feed items, and the open alerts.
 
@@ -58,6 +70,25 @@ class DashboardState:
         if isinstance(fact, AlertResolved):
             return self.alerts.pop(fact.id, None) is not None
         raise TypeError(f"unknown fact {fact!r}")
+
+    def to_data(self) -> StateData:
+        """A copy that can be encoded (for the SQLite snapshot)."""
+        return StateData(
+            self.version,
+            list(self.metrics.values()),
+            list(self.feed),
+            list(self.alerts.values()),
+            self.updated_at,
+        )
+
+    def restore(self, data: StateData) -> None:
+        """Start from stored state instead of empty."""
+        self.metrics = {metric.name: metric for metric in data.metrics}
+        self.feed.clear()
+        self.feed.extend(data.feed)
+        self.alerts = {alert.id: alert for alert in data.alerts}
+        self.version = data.version
+        self.updated_at = data.updated_at
 
     def open_alerts(self) -> list[AlertRaised]:
         """Open alerts, newest first, as the banners stack."""

@@ -1,9 +1,9 @@
-"""Liveness for the PaaS router."""
+"""Liveness (`/healthz`: the process serves) and readiness (`/readyz`: its hub works)."""
 
 from __future__ import annotations
 
 import msgspec
-from litestar import get
+from litestar import Response, get
 
 from app.dashboard import Dashboard
 
@@ -20,3 +20,25 @@ class Health(msgspec.Struct):
 def healthz(dashboard: Dashboard) -> Health:
     """200 while the process serves; with the newest event id and the open stream count."""
     return Health("ok", dashboard.state.version, dashboard.subscriber_count)
+
+
+class Ready(msgspec.Struct):
+    """What `/readyz` reports."""
+
+    status: str
+    backend: str
+    reason: str | None
+    producer: bool
+    """This process holds the lease to run the once-per-deployment producers (demo source)."""
+
+
+@get("/readyz", sync_to_thread=False)
+def readyz(dashboard: Dashboard) -> Response[Ready]:
+    """200 while the hub takes events; 503 with the reason (e.g. Redis unreachable) otherwise.
+
+    A load balancer may send new clients elsewhere on 503; the page and open streams of this
+    process keep working from the last known state meanwhile.
+    """
+    problem = dashboard.hub.problem
+    ready = Ready("unavailable" if problem else "ready", dashboard.hub.kind, problem, dashboard.producer)
+    return Response(ready, status_code=503 if problem else 200)

@@ -45,7 +45,7 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat) -
     if method == "HEAD":
         await send(_body(b"", more=False))
         return
-    subscriber = dashboard.subscribe(fmt, send, receive, last_event_id(scope))
+    subscriber = await dashboard.subscribe(fmt, send, receive, last_event_id(scope))
     try:
         reason = await subscriber.closed
     finally:

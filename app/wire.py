@@ -1,0 +1,62 @@
+"""Direct writes to a uvicorn connection, skipping the ASGI `send` coroutine per event.
+
+Broadcasting to 10,000 streams calls the write path 10,000 times per event, so its cost is
+the fan-out's cost. uvicorn's httptools `send` for a body chunk checks flow control, frames
+the chunk (`<hex size>\\r\\n<body>\\r\\n`) and calls `transport.write`; a coroutine per call
+and a message dict per call are most of what we would pay. Once the response has started
+with chunked encoding, writing the same framed bytes to the transport ourselves is exactly
+what uvicorn would have done, and `send` still ends the response normally.
+
+Only uvicorn's httptools protocol is recognised (its cycle object is reachable as
+`send.__self__`); any other server gets `None` and the portable ASGI path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+_UVICORN_HTTPTOOLS = "uvicorn.protocols.http.httptools_impl"
+
+
+class Wire:
+    """The transport behind one streaming response, with uvicorn's view of its state."""
+
+    __slots__ = ("_cycle", "_flow", "_transport")
+
+    def __init__(self, cycle: Any) -> None:
+        self._cycle = cycle
+        self._transport = cycle.transport
+        self._flow = cycle.flow
+
+    def write(self, chunk: bytes) -> bool:
+        """Write a framed chunk (check `gone` first); True when the socket is now backed up."""
+        self._transport.write(chunk)
+        return bool(self._flow.write_paused)
+
+    @property
+    def gone(self) -> bool:
+        """The client went away (uvicorn noticed the connection was lost)."""
+        return bool(self._cycle.disconnected)
+
+    def drain(self) -> Awaitable[None]:
+        """Resolves when the transport is below its low-water mark again, or the client left."""
+        drained: Awaitable[None] = self._flow.drain()
+        return drained
+
+
+def direct_wire(send: Callable[..., Any], high_water: int) -> Wire | None:
+    """A `Wire` for `send` when it is uvicorn's httptools send of a started chunked response.
+
+    `high_water` caps what the transport itself buffers for a stalled client, so the bytes a
+    slow client can pin stay near the stream's own buffer limit.
+    """
+    cycle = getattr(send, "__self__", None)
+    if cycle is None or type(cycle).__module__ != _UVICORN_HTTPTOOLS:
+        return None
+    if not (getattr(cycle, "response_started", False) and getattr(cycle, "chunked_encoding", None) is True):
+        return None
+    if getattr(cycle, "response_complete", True) or getattr(cycle, "flow", None) is None:
+        return None
+    cycle.transport.set_write_buffer_limits(high=high_water)
+    return Wire(cycle)
