@@ -118,7 +118,7 @@ class Subscriber:
 
     def __init__(self, send: Send, receive: Receive, limit: int) -> None:
         self._send = send
-        self._wire: Wire | None = direct_wire(send, high_water=min(16_384, limit))
+        self._wire: Wire | None = direct_wire(send, high_water=min(16_384, limit), send_buffer=limit)
         self._limit = limit
         self._pending: dict[Hashable, bytes] = {}
         self._pending_bytes = 0

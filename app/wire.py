@@ -7,12 +7,14 @@ and a message dict per call are most of what we would pay. Once the response has
 with chunked encoding, writing the same framed bytes to the transport ourselves is exactly
 what uvicorn would have done, and `send` still ends the response normally.
 
-Only uvicorn's httptools protocol is recognised (its cycle object is reachable as
-`send.__self__`); any other server gets `None` and the portable ASGI path.
+Only uvicorn's httptools protocol is recognised (its cycle object is `send.__self__`, found
+through the closures of middleware that wrap `send` to watch the response start, as
+Litestar's exception middleware does); any other server gets `None` and the portable path.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,18 +47,44 @@ class Wire:
         return drained
 
 
-def direct_wire(send: Callable[..., Any], high_water: int) -> Wire | None:
+def direct_wire(send: Callable[..., Any], high_water: int, send_buffer: int) -> Wire | None:
     """A `Wire` for `send` when it is uvicorn's httptools send of a started chunked response.
 
-    `high_water` caps what the transport itself buffers for a stalled client, so the bytes a
-    slow client can pin stay near the stream's own buffer limit.
+    `high_water` caps what the transport itself buffers for a stalled client and `send_buffer`
+    the kernel's socket buffer, so the bytes a slow client can pin stay near the stream's own
+    buffer limit.
     """
-    cycle = getattr(send, "__self__", None)
-    if cycle is None or type(cycle).__module__ != _UVICORN_HTTPTOOLS:
+    cycle = _find_cycle(send, depth=3)
+    if cycle is None:
         return None
     if not (getattr(cycle, "response_started", False) and getattr(cycle, "chunked_encoding", None) is True):
         return None
     if getattr(cycle, "response_complete", True) or getattr(cycle, "flow", None) is None:
         return None
-    cycle.transport.set_write_buffer_limits(high=high_water)
+    transport = cycle.transport
+    transport.set_write_buffer_limits(high=high_water)
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # The kernel would otherwise grow the send buffer to megabytes for a client that stops
+        # reading; capped, a lagging client backs up into our conflating buffer instead.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     return Wire(cycle)
+
+
+def _find_cycle(send: Any, depth: int) -> Any:
+    """uvicorn's request-response cycle behind `send`, looking through wrapping closures."""
+    owner = getattr(send, "__self__", None)
+    if owner is not None and type(owner).__module__ == _UVICORN_HTTPTOOLS:
+        return owner
+    if depth == 0:
+        return None
+    for cell in getattr(send, "__closure__", None) or ():
+        try:
+            inner = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if callable(inner):
+            found = _find_cycle(inner, depth - 1)
+            if found is not None:
+                return found
+    return None
