@@ -1,4 +1,9 @@
-"""`python -m app` (what `make run` runs): serve on HOST:PORT with the Procfile's server options."""
+"""`python -m app` (what `make run` and the Procfile run): serve on HOST:PORT.
+
+Settings are checked here, before uvicorn starts any worker, so a bad one (or
+`WEB_CONCURRENCY` > 1 without Redis) is one clear line and exit status 2, not a supervisor
+restarting failing workers.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +21,18 @@ def main() -> int:
     except SettingsError as exc:
         print(f"livedash: {exc}", file=sys.stderr)
         return 2
-    print(f"livedash: serving on http://{settings.host}:{settings.port}", file=sys.stderr)
+    workers = settings.web_concurrency
+    print(
+        f"livedash: serving on http://{settings.host}:{settings.port}"
+        + (f" with {workers} workers" if workers > 1 else ""),
+        file=sys.stderr,
+    )
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         proxy_headers=True,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,7 +34,7 @@ from app.routes.health import healthz, readyz
 from app.routes.ingest import ingest_router
 from app.routes.pages import index
 from app.routes.streams import html_stream, json_stream
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from app.shutdown import on_termination
 from app.store import SqliteStore, StoreError
 from app.validation import name_the_field
@@ -44,6 +47,18 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+
+
+def stop_supervisor() -> None:
+    """In a worker of `uvicorn --workers N`, stop the parent too: it would restart us forever.
+
+    A setting that is wrong for one worker is wrong for all of them, so refusing to start
+    has to end the whole server, as `python -m app` does before it starts any worker.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        log.error("stopping the server: a worker cannot start with these settings")
+        os.kill(parent.pid, signal.SIGTERM)
 
 
 def hub_unavailable(_request: Request[Any, Any, Any], exc: HubUnavailable) -> Response[dict[str, Any]]:
@@ -68,6 +83,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     except (StoreError, HubUnavailable) as exc:
         log.error("cannot start: %s", exc)
         await dashboard.hub.close()
+        stop_supervisor()
         raise
     log.info("hub: %s, at event %s", dashboard.hub.kind, dashboard.state.version)
     if not settings.ingest_token:
@@ -104,8 +120,12 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app for `settings` (read from the environment when not given)."""
-    settings = settings or Settings.from_env()
-    settings.check()
+    try:
+        settings = settings or Settings.from_env()
+        settings.check()
+    except SettingsError:
+        stop_supervisor()
+        raise
     env = make_environment()
     dashboard = Dashboard(settings, Renderer(env), make_hub(settings))
     return Litestar(

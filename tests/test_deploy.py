@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
+import httpx
 from packaging.requirements import Requirement
+
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,12 +45,47 @@ def test_requirements_pin_every_dependency_of_pyproject() -> None:
     check_pinned(project["optional-dependencies"]["dev"], runtime | pins(ROOT / "requirements-dev.txt"))
 
 
-def test_procfile_runs_uvicorn_on_port_behind_a_proxy() -> None:
+def test_procfile_serves_on_port_on_every_interface_behind_a_proxy() -> None:
     lines = (ROOT / "Procfile").read_text().strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("web: uvicorn ")
-    assert "$PORT" in lines[0] or "${PORT" in lines[0]
-    for flag in ("--proxy-headers", "--timeout-graceful-shutdown", "--factory app.main:create_app"):
-        assert flag in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("web: ")
+    command = lines[0].removeprefix("web: ")
+    assert "HOST=0.0.0.0" in command and "FORWARDED_ALLOW_IPS='*'" in command
+    assert command.endswith("python -m app")  # checks settings before uvicorn starts workers
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEDASH_")}
+    env.update(
+        PORT=str(port),
+        LIVEDASH_DB_PATH="",
+        LIVEDASH_DEMO="0",
+        PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+    )
+    process = subprocess.Popen(
+        ["sh", "-c", command], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert response.status_code == 200
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # as a PaaS stops a dyno: the whole process group
+        _, err = process.communicate(timeout=10)
+    assert f"serving on http://0.0.0.0:{port}" in err
+
+
+def test_several_workers_without_redis_refuse_to_start_naming_the_setting() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEDASH_") and k != "REDIS_URL"}
+    env.update(WEB_CONCURRENCY="3", LIVEDASH_DB_PATH="")
+    done = subprocess.run(
+        [sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert "WEB_CONCURRENCY=3" in done.stderr and "LIVEDASH_REDIS_URL" in done.stderr
 
 
 def test_no_tracked_file_records_a_package_registry_address() -> None:
