@@ -162,9 +162,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
-            # Every 500 with its traceback; client errors are answered, not logged.
+            # Every 500 with its traceback; client errors and 503 (hub down: /readyz says why) without.
             log_exceptions="always",
-            disable_stack_trace=set(range(400, 500)),
+            disable_stack_trace={*range(400, 500), 503},
             formatters={"standard": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
         ),
     )

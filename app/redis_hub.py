@@ -250,7 +250,7 @@ class RedisHub:
                 failed = True
                 self._problem = f"redis: {exc}"
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, 2.0)
                 continue
             if failed:
                 log.info("redis is back; resuming from %s", self._last)
