@@ -30,6 +30,13 @@ chromium:
 	  echo "installing Debian's chromium"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+# Redis tests start a private redis-server of their own on a free port; Debian's package has it.
+.PHONY: redis-server
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing Debian's redis-server"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+
 check: $(VENV)/.dev-stamp
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/ruff check $(SRC)
@@ -39,7 +46,7 @@ format: $(VENV)/.dev-stamp
 	$(BIN)/ruff format $(SRC)
 	$(BIN)/ruff check --fix $(SRC)
 
-test: $(VENV)/.dev-stamp chromium check
+test: $(VENV)/.dev-stamp chromium redis-server check
 	$(BIN)/pytest
 
 # Refresh the README's screenshot (the browser test that takes it).

@@ -94,8 +94,20 @@ class DemoSource:
                     ActivityIn(f"resolved alert {alert_id}", "livedash", Level.success)
                 )
 
+    def resume(self) -> None:
+        """Carry on from the dashboard's state (after a restart, or from another process's
+        demo), so counters keep counting up instead of jumping back to their start values."""
+        metrics = self.dashboard.state.metrics
+        for name in ("page_views", "revenue", "signups"):
+            if name in metrics:
+                setattr(self, f"_{name}", metrics[name].value)
+        open_ids = [alert_id for alert_id, *_ in _ALERTS if alert_id in self.dashboard.state.alerts]
+        if open_ids and self._open_alert is None:
+            self._open_alert = (open_ids[0], self._tick + self.rng.randint(8, 25))
+
     async def run(self) -> None:
         """Tick every `interval` seconds until cancelled."""
+        self.resume()
         while True:
             try:
                 await self.step()

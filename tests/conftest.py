@@ -16,7 +16,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(demo=False, feed_size=5, replay_window=50)
+    # In memory (no SQLite file) and unthrottled, so every point is an event; the throttle
+    # and the store have tests of their own that turn them on.
+    return Settings(demo=False, feed_size=5, replay_window=50, card_rate=0, db_path="")
 
 
 @pytest.fixture
@@ -25,5 +27,7 @@ def renderer() -> Renderer:
 
 
 @pytest.fixture
-def dashboard(settings: Settings, renderer: Renderer) -> Dashboard:
-    return Dashboard(settings, renderer, clock=lambda: 1_700_000_000.0)
+async def dashboard(settings: Settings, renderer: Renderer) -> Dashboard:
+    dashboard = Dashboard(settings, renderer, clock=lambda: 1_700_000_000.0)
+    await dashboard.start()
+    return dashboard

@@ -1,16 +1,19 @@
-"""The ingest -> state -> render -> fan-out pipeline, without HTTP."""
+"""The ingest -> throttle -> hub -> state -> render -> fan-out pipeline, without HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 import pytest
 
 from app.dashboard import Dashboard, LimitReached, StreamFormat, UnknownAlert
-from app.model import ActivityIn, AlertIn, MetricPoint, Severity
+from app.hub import EmbeddedHub, HubUnavailable
+from app.model import ActivityIn, AlertIn, Fact, MetricPoint, Severity
 from app.render import Renderer
 from app.settings import Settings
 from tests.support.sse_client import Event, Parser
@@ -29,17 +32,57 @@ class Sink:
         return await self.gone
 
 
-def subscribe(dashboard: Dashboard, fmt: StreamFormat, last_id: str | None) -> Sink:
+async def subscribe(dashboard: Dashboard, fmt: StreamFormat, last_id: str | None) -> Sink:
     sink = Sink()
-    dashboard.subscribe(fmt, sink.send, sink.receive, last_id)
+    await dashboard.subscribe(fmt, sink.send, sink.receive, last_id)
     return sink
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FlakyHub(EmbeddedHub):
+    """The embedded hub, but refusing appends while `down` (as Redis does in an outage)."""
+
+    down = False
+
+    async def append(self, facts: Sequence[Fact]) -> list[str]:
+        if self.down:
+            raise HubUnavailable("down for the test")
+        return await super().append(facts)
+
+
+async def throttled(settings: Settings, renderer: Renderer, clock: Clock, hub: EmbeddedHub | None = None) -> Dashboard:
+    dashboard = Dashboard(msgspec.structs.replace(settings, card_rate=4), renderer, hub, monotonic=clock)
+    await dashboard.start()
+    return dashboard
+
+
+@pytest.mark.anyio
+async def test_start_gives_the_memory_hub_an_origin_to_resume_from(dashboard: Dashboard) -> None:
+    """Before any event a page is at the ring's origin, and a stream resumed there misses nothing."""
+    assert dashboard.hub.kind == "memory"
+    origin = dashboard.state.version
+    assert origin.endswith("-0") and dashboard.ring.origin == origin
+    sink = await subscribe(dashboard, StreamFormat.json, origin)
+    assert sink.events == []
+    [first] = await dashboard.add_metrics([MetricPoint("a", 1.0)])
+    assert first == origin.removesuffix("0") + "1"
+    assert [e.id for e in sink.events] == [first]
 
 
 @pytest.mark.anyio
 async def test_metric_events_name_the_element_they_swap(dashboard: Dashboard) -> None:
-    sink = subscribe(dashboard, StreamFormat.html, dashboard.state.version)
-    dashboard.add_metrics([MetricPoint("cpu", 1.0)])
-    dashboard.add_metrics([MetricPoint("cpu", 2.5)])
+    sink = await subscribe(dashboard, StreamFormat.html, dashboard.state.version)
+    await dashboard.add_metrics([MetricPoint("cpu", 1.0)])
+    await dashboard.add_metrics([MetricPoint("cpu", 2.5)])
     assert [e.event for e in sink.events] == ["new-metric", "metric-cpu"]
     assert 'id="metric-cpu"' in sink.events[1].data
     assert 'data-value="2.5"' in sink.events[1].data
@@ -48,17 +91,28 @@ async def test_metric_events_name_the_element_they_swap(dashboard: Dashboard) ->
 
 @pytest.mark.anyio
 async def test_json_stream_carries_the_documented_payloads(dashboard: Dashboard) -> None:
-    sink = subscribe(dashboard, StreamFormat.json, dashboard.state.version)
-    dashboard.add_metrics([MetricPoint("page_views", 1234.0, ts=5.0)])
-    dashboard.add_activity(ActivityIn("hi", "ada"))
-    dashboard.raise_alert(AlertIn("db", Severity.warning, "slow"))
-    dashboard.resolve_alert("db")
+    sink = await subscribe(dashboard, StreamFormat.json, dashboard.state.version)
+    await dashboard.add_metrics([MetricPoint("page_views", 1234.0, ts=5.0)])
+    await dashboard.add_activity(ActivityIn("hi", "ada"))
+    await dashboard.raise_alert(AlertIn("db", Severity.warning, "slow"))
+    await dashboard.resolve_alert("db")
     assert [e.event for e in sink.events] == ["metric-update", "activity", "alert", "alert-resolved"]
     assert json.loads(sink.events[0].data) == {"metric": "page_views", "value": 1234, "ts": 5.0}
     assert json.loads(sink.events[1].data)["message"] == "hi"
     assert json.loads(sink.events[2].data)["severity"] == "warning"
     assert json.loads(sink.events[3].data)["id"] == "db"
     assert all(e.id for e in sink.events)
+
+
+@pytest.mark.anyio
+async def test_ingest_returns_the_ids_the_streams_carry(dashboard: Dashboard) -> None:
+    sink = await subscribe(dashboard, StreamFormat.json, dashboard.state.version)
+    ids = await dashboard.add_metrics([MetricPoint("a", 1.0), MetricPoint("b", 2.0)])
+    ids.append(await dashboard.add_activity(ActivityIn("x")))
+    ids.append(await dashboard.raise_alert(AlertIn("x", Severity.info, "x")))
+    ids.append(await dashboard.resolve_alert("x"))
+    assert [e.id for e in sink.events] == ids
+    assert dashboard.state.version == ids[-1] == dashboard.ring.last_id
 
 
 @pytest.mark.anyio
@@ -72,36 +126,58 @@ async def test_every_event_is_rendered_once_whatever_the_number_of_clients(dashb
         return render(template, **context)
 
     dashboard.frames._render = counting
-    sinks = [subscribe(dashboard, StreamFormat.html, dashboard.state.version) for _ in range(20)]
-    dashboard.add_metrics([MetricPoint("a", 1.0), MetricPoint("b", 2.0)])
+    sinks = [await subscribe(dashboard, StreamFormat.html, dashboard.state.version) for _ in range(20)]
+    await dashboard.add_metrics([MetricPoint("a", 1.0), MetricPoint("b", 2.0)])
     assert renders == 2
     assert all(len(s.events) == 2 for s in sinks)
 
 
 @pytest.mark.anyio
 async def test_resume_replays_exactly_what_was_missed(dashboard: Dashboard) -> None:
-    dashboard.add_metrics([MetricPoint("a", 1.0)])
+    await dashboard.add_metrics([MetricPoint("a", 1.0)])
     seen = dashboard.state.version
-    ids = dashboard.add_metrics([MetricPoint("a", float(i)) for i in range(20)])
-    sink = subscribe(dashboard, StreamFormat.json, seen)
+    ids = [(await dashboard.add_metrics([MetricPoint("a", float(i))]))[0] for i in range(20)]
+    sink = await subscribe(dashboard, StreamFormat.json, seen)
     assert [e.id for e in sink.events] == ids
     assert [json.loads(e.data)["value"] for e in sink.events] == list(range(20))
+    live = await dashboard.add_activity(ActivityIn("after the catch-up"))
+    assert [e.id for e in sink.events] == [*ids, live]  # and then live, with nothing repeated
+
+
+@pytest.mark.anyio
+async def test_resume_from_the_newest_id_sends_nothing_but_live_events(dashboard: Dashboard) -> None:
+    await dashboard.add_metrics([MetricPoint("a", 1.0)])
+    sink = await subscribe(dashboard, StreamFormat.html, dashboard.ring.last_id)
+    assert sink.events == [] and sink.parser.retry == dashboard.settings.retry_ms
+    await dashboard.add_metrics([MetricPoint("a", 2.0)])
+    assert [e.event for e in sink.events] == ["metric-a"]
+
+
+@pytest.mark.anyio
+async def test_an_id_older_than_the_window_gets_a_snapshot(dashboard: Dashboard) -> None:
+    first = (await dashboard.add_metrics([MetricPoint("a", 0.0)]))[0]
+    for i in range(dashboard.settings.replay_window + 1):
+        await dashboard.add_metrics([MetricPoint("a", float(i))])
+    assert dashboard.ring.since(first) is None
+    sink = await subscribe(dashboard, StreamFormat.json, first)
+    assert [e.event for e in sink.events] == ["snapshot"]
+    assert sink.events[0].id == dashboard.state.version
 
 
 @pytest.mark.anyio
 async def test_unknown_or_missing_id_gets_a_snapshot_first(dashboard: Dashboard) -> None:
-    dashboard.add_metrics([MetricPoint("a", 7.0)])
-    dashboard.add_activity(ActivityIn("<b>hi</b>"))
-    dashboard.raise_alert(AlertIn("x", Severity.critical, "down"))
-    for last_id in (None, "nonsense", "1-1"):
-        sink = subscribe(dashboard, StreamFormat.json, last_id)
-        assert [e.event for e in sink.events] == ["snapshot"]
+    await dashboard.add_metrics([MetricPoint("a", 7.0)])
+    await dashboard.add_activity(ActivityIn("<b>hi</b>"))
+    await dashboard.raise_alert(AlertIn("x", Severity.critical, "down"))
+    for last_id in (None, "", "nonsense", "1-1", "99999999999999-1"):
+        sink = await subscribe(dashboard, StreamFormat.json, last_id)
+        assert [e.event for e in sink.events] == ["snapshot"], last_id
         snap = json.loads(sink.events[0].data)
         assert snap["metrics"] == [{"metric": "a", "value": 7, "ts": 1_700_000_000.0}]
         assert snap["activity"][0]["message"] == "<b>hi</b>"
         assert [a["id"] for a in snap["alerts"]] == ["x"]
         assert sink.events[0].id == dashboard.state.version
-    html = subscribe(dashboard, StreamFormat.html, None)
+    html = await subscribe(dashboard, StreamFormat.html, None)
     assert html.events[0].event == "snapshot"
     assert 'hx-swap-oob="innerHTML"' in html.events[0].data
     assert "&lt;b&gt;hi&lt;/b&gt;" in html.events[0].data
@@ -109,17 +185,17 @@ async def test_unknown_or_missing_id_gets_a_snapshot_first(dashboard: Dashboard)
 
 @pytest.mark.anyio
 async def test_snapshot_is_encoded_once_per_version(dashboard: Dashboard) -> None:
-    dashboard.add_metrics([MetricPoint("a", 7.0)])
+    await dashboard.add_metrics([MetricPoint("a", 7.0)])
     assert dashboard.snapshot() is dashboard.snapshot()
     first = dashboard.snapshot()
-    dashboard.add_metrics([MetricPoint("a", 8.0)])
+    await dashboard.add_metrics([MetricPoint("a", 8.0)])
     assert dashboard.snapshot() is not first
 
 
 @pytest.mark.anyio
 async def test_heartbeat_repeats_the_latest_id(dashboard: Dashboard) -> None:
-    sink = subscribe(dashboard, StreamFormat.json, dashboard.state.version)
-    dashboard.add_metrics([MetricPoint("a", 1.0)])
+    sink = await subscribe(dashboard, StreamFormat.json, dashboard.state.version)
+    await dashboard.add_metrics([MetricPoint("a", 1.0)])
     dashboard.heartbeat()
     assert sink.events[-1].event == "heartbeat"
     assert sink.events[-1].id == dashboard.state.version
@@ -129,31 +205,149 @@ async def test_heartbeat_repeats_the_latest_id(dashboard: Dashboard) -> None:
 async def test_resolving_an_unknown_alert_publishes_nothing(dashboard: Dashboard) -> None:
     before = dashboard.state.version
     with pytest.raises(UnknownAlert):
-        dashboard.resolve_alert("nope")
+        await dashboard.resolve_alert("nope")
     assert dashboard.state.version == before
 
 
 @pytest.mark.anyio
 async def test_close_streams_ends_subscriptions_and_refuses_new_ones(dashboard: Dashboard) -> None:
     sink = Sink()
-    sub = dashboard.subscribe(StreamFormat.html, sink.send, sink.receive, None)
+    sub = await dashboard.subscribe(StreamFormat.html, sink.send, sink.receive, None)
+    assert dashboard.subscriber_count == 1
     dashboard.close_streams()
     assert sub.closed.done()
-    late = dashboard.subscribe(StreamFormat.json, sink.send, sink.receive, None)
+    late = await dashboard.subscribe(StreamFormat.json, sink.send, sink.receive, None)
     assert late.closed.done()
+    await asyncio.sleep(0)
+    assert dashboard.subscriber_count == 0
 
 
-def test_metric_and_alert_limits_refuse_whole_batches(settings: Settings, renderer: Renderer) -> None:
+@pytest.mark.anyio
+async def test_metric_and_alert_limits_refuse_whole_batches(settings: Settings, renderer: Renderer) -> None:
     small = msgspec.structs.replace(settings, max_metrics=3, max_alerts=1)
     dashboard = Dashboard(small, renderer)
-    dashboard.add_metrics([MetricPoint("a", 1.0), MetricPoint("b", 1.0)])
+    await dashboard.start()
+    await dashboard.add_metrics([MetricPoint("a", 1.0), MetricPoint("b", 1.0)])
     before = dashboard.state.version
     with pytest.raises(LimitReached) as info:
-        dashboard.add_metrics([MetricPoint("a", 2.0), MetricPoint("c", 1.0), MetricPoint("d", 1.0)])
+        await dashboard.add_metrics([MetricPoint("a", 2.0), MetricPoint("c", 1.0), MetricPoint("d", 1.0)])
     assert info.value.field == "name"
     assert dashboard.state.version == before and dashboard.state.metrics["a"].value == 1.0
-    dashboard.add_metrics([MetricPoint("a", 3.0), MetricPoint("c", 1.0)])  # known names always pass
-    dashboard.raise_alert(AlertIn("x", Severity.info, "one"))
-    dashboard.raise_alert(AlertIn("x", Severity.warning, "same id replaces"))
+    await dashboard.add_metrics([MetricPoint("a", 3.0), MetricPoint("c", 1.0)])  # known names always pass
+    await dashboard.raise_alert(AlertIn("x", Severity.info, "one"))
+    await dashboard.raise_alert(AlertIn("x", Severity.warning, "same id replaces"))
     with pytest.raises(LimitReached, match="LIVEDASH_MAX_ALERTS"):
-        dashboard.raise_alert(AlertIn("y", Severity.info, "two"))
+        await dashboard.raise_alert(AlertIn("y", Severity.info, "two"))
+
+
+# --- the per-card throttle ------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_card_updating_faster_than_card_rate_is_held_and_flushed(
+    settings: Settings, renderer: Renderer
+) -> None:
+    clock = Clock()
+    dashboard = await throttled(settings, renderer, clock)
+    sink = await subscribe(dashboard, StreamFormat.json, dashboard.state.version)
+    first = await dashboard.add_metrics([MetricPoint("cpu", 1.0)])
+    clock.now += 0.1
+    assert await dashboard.add_metrics([MetricPoint("cpu", 2.0)]) == []  # within 250 ms: held
+    clock.now += 0.1
+    assert await dashboard.add_metrics([MetricPoint("cpu", 3.0)]) == []  # replaces 2.0
+    assert dashboard.state.metrics["cpu"].value == 1.0 and len(dashboard.throttle) == 1
+    assert [e.id for e in sink.events] == first
+    await dashboard.flush_throttle()
+    assert dashboard.state.metrics["cpu"].value == 3.0 and len(dashboard.throttle) == 0
+    assert [json.loads(e.data)["value"] for e in sink.events] == [1, 3]
+    assert sink.events[1].id == dashboard.ring.last_id  # a normal event: it has an id and replays
+
+
+@pytest.mark.anyio
+async def test_run_throttle_publishes_a_held_point_when_its_card_may_send_again(
+    settings: Settings, renderer: Renderer
+) -> None:
+    clock = Clock()
+    dashboard = await throttled(settings, renderer, clock)
+    sink = await subscribe(dashboard, StreamFormat.json, dashboard.state.version)
+    await dashboard.add_metrics([MetricPoint("cpu", 1.0), MetricPoint("mem", 1.0)])
+    clock.now += 0.1
+    assert await dashboard.add_metrics([MetricPoint("cpu", 2.0)]) == []
+    task = asyncio.create_task(dashboard.run_throttle())
+    try:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert dashboard.state.metrics["cpu"].value == 1.0  # not before its slot
+        clock.now += 0.15  # the card's slot: 250 ms after it last sent
+        async with asyncio.timeout(2):
+            while dashboard.state.metrics["cpu"].value != 2.0:
+                await asyncio.sleep(0.01)
+        assert [json.loads(e.data)["metric"] for e in sink.events] == ["cpu", "mem", "cpu"]
+        assert len(dashboard.throttle) == 0
+        clock.now += 0.1  # released at its slot, so the next point waits for the next one
+        assert await dashboard.add_metrics([MetricPoint("cpu", 3.0)]) == []
+        clock.now += 0.15
+        async with asyncio.timeout(2):  # woken for the newly held card, not left waiting
+            while dashboard.state.metrics["cpu"].value != 3.0:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.mark.anyio
+async def test_throttle_keeps_the_newest_point_of_a_batch(settings: Settings, renderer: Renderer) -> None:
+    dashboard = await throttled(settings, renderer, Clock())
+    ids = await dashboard.add_metrics([MetricPoint("cpu", 1.0), MetricPoint("cpu", 2.0)])
+    assert len(ids) == 1 and dashboard.state.metrics["cpu"].value == 2.0
+    assert dashboard.state.metrics["cpu"].previous is None  # 1.0 never went out
+
+
+@pytest.mark.anyio
+async def test_card_rate_zero_publishes_every_point(dashboard: Dashboard) -> None:
+    ids = await dashboard.add_metrics([MetricPoint("cpu", float(i)) for i in range(10)])
+    assert len(ids) == 10 and len(dashboard.throttle) == 0
+
+
+@pytest.mark.anyio
+async def test_points_of_a_refused_request_never_go_out_later(settings: Settings, renderer: Renderer) -> None:
+    """A 503 means "not recorded": a held point of that request must not surface afterwards."""
+    clock = Clock()
+    hub = FlakyHub()
+    dashboard = await throttled(settings, renderer, clock, hub)
+    await dashboard.add_metrics([MetricPoint("cpu", 1.0)])
+    clock.now += 0.1
+    hub.down = True
+    with pytest.raises(HubUnavailable):
+        await dashboard.add_metrics([MetricPoint("cpu", 2.0), MetricPoint("mem", 1.0)])
+    assert len(dashboard.throttle) == 0
+    hub.down = False
+    await dashboard.flush_throttle()
+    assert dashboard.state.metrics["cpu"].value == 1.0 and "mem" not in dashboard.state.metrics
+
+
+@pytest.mark.anyio
+async def test_held_points_wait_out_an_outage_and_then_go_out(settings: Settings, renderer: Renderer) -> None:
+    clock = Clock()
+    hub = FlakyHub()
+    dashboard = await throttled(settings, renderer, clock, hub)
+    await dashboard.add_metrics([MetricPoint("cpu", 1.0)])
+    clock.now += 0.1
+    assert await dashboard.add_metrics([MetricPoint("cpu", 2.0)]) == []
+    hub.down = True
+    clock.now += 0.5
+    task = asyncio.create_task(dashboard.run_throttle())
+    try:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(dashboard.throttle) == 1  # refused, so held again rather than lost
+        hub.down = False
+        clock.now += 1.0
+        async with asyncio.timeout(3):
+            while dashboard.state.metrics["cpu"].value != 2.0:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -2,18 +2,27 @@ from __future__ import annotations
 
 import random
 
+import msgspec
+import pytest
+
 from app.dashboard import Dashboard
 from app.demo import DemoSource
+from app.render import Renderer
+from app.settings import Settings
 
 DEMO_METRICS = {"page_views", "active_users", "signups", "revenue", "error_rate", "p95_latency_ms"}
 
 
-def test_demo_publishes_every_metric_each_tick_and_alerts_resolve(dashboard: Dashboard) -> None:
+@pytest.mark.anyio
+async def test_demo_publishes_every_metric_each_tick_and_alerts_resolve(dashboard: Dashboard) -> None:
     demo = DemoSource(dashboard, rng=random.Random(7))
     raised = resolved = 0
-    for _ in range(600):
+    for tick in range(600):
         before = set(dashboard.state.alerts)
-        demo.step()
+        version = dashboard.state.version
+        await demo.step()
+        missed = dashboard.ring.since(version)
+        assert missed is not None and len(missed) >= len(DEMO_METRICS), tick  # every card, every tick
         after = set(dashboard.state.alerts)
         raised += len(after - before)
         resolved += len(before - after)
@@ -21,3 +30,20 @@ def test_demo_publishes_every_metric_each_tick_and_alerts_resolve(dashboard: Das
     assert len(dashboard.state.feed) == dashboard.settings.feed_size
     assert raised >= 3 and resolved >= raised - 1
     assert all(m.value >= 0 for m in dashboard.state.metrics.values())
+
+
+@pytest.mark.anyio
+async def test_demo_goes_through_the_throttle_like_any_producer(settings: Settings, renderer: Renderer) -> None:
+    """Ticks faster than `card_rate` are held, not sent: the demo is throttled as ingest is."""
+    now = 0.0
+    dashboard = Dashboard(msgspec.structs.replace(settings, card_rate=1), renderer, monotonic=lambda: now)
+    await dashboard.start()
+    demo = DemoSource(dashboard, rng=random.Random(7))
+    await demo.step()
+    first = dict(dashboard.state.metrics)
+    now = 0.5
+    await demo.step()
+    assert dashboard.state.metrics == first
+    assert len(dashboard.throttle) == len(DEMO_METRICS)
+    await dashboard.flush_throttle()
+    assert dashboard.state.metrics["page_views"].value > first["page_views"].value

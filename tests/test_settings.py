@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.main import make_hub
 from app.settings import Settings, SettingsError
 
 
@@ -33,3 +34,67 @@ def test_environment_overrides_with_conversion() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=f"^{named}: "):
         Settings.from_env(env)
+
+
+def test_new_defaults_persist_to_sqlite_and_throttle_cards() -> None:
+    settings = Settings.from_env({})
+    assert settings.db_path == "data/livedash.sqlite3"
+    assert (settings.card_rate, settings.redis_url, settings.redis_prefix) == (4.0, "", "livedash")
+    assert (settings.web_concurrency, settings.lease_seconds) == (1, 10.0)
+
+
+def test_paas_variables_map_to_their_fields_and_livedash_ones_win() -> None:
+    settings = Settings.from_env({"REDIS_URL": "redis://cache:6379/0", "WEB_CONCURRENCY": "3"})
+    assert (settings.redis_url, settings.web_concurrency) == ("redis://cache:6379/0", 3)
+    settings = Settings.from_env(
+        {
+            "REDIS_URL": "redis://addon:6379/0",
+            "LIVEDASH_REDIS_URL": "redis://mine:6379/1",
+            "WEB_CONCURRENCY": "4",
+            "LIVEDASH_WEB_CONCURRENCY": "2",
+        }
+    )
+    assert (settings.redis_url, settings.web_concurrency) == ("redis://mine:6379/1", 2)
+
+
+@pytest.mark.parametrize("env", [{"WEB_CONCURRENCY": "2"}, {"LIVEDASH_WEB_CONCURRENCY": "4"}])
+def test_several_workers_without_redis_are_refused(env: dict[str, str]) -> None:
+    """Each worker would have its own hub: clients of one would never see ingest to another."""
+    with pytest.raises(SettingsError, match=r"WEB_CONCURRENCY=\d: .*LIVEDASH_REDIS_URL"):
+        Settings.from_env(env)
+    Settings.from_env({**env, "REDIS_URL": "redis://cache:6379/0"})  # fine with a shared hub
+    Settings.from_env({"WEB_CONCURRENCY": "1"})
+
+
+def test_check_refuses_the_same_combination_built_in_code() -> None:
+    """`create_app(Settings(...))` does not go through `from_env`, so it calls `check()` itself."""
+    with pytest.raises(SettingsError, match="WEB_CONCURRENCY=2"):
+        Settings(web_concurrency=2).check()
+    Settings(web_concurrency=2, redis_url="redis://cache:6379/0").check()
+
+
+def test_repr_masks_the_redis_url_which_may_carry_a_password() -> None:
+    settings = Settings.from_env({"REDIS_URL": "redis://:hunter2@cache:6379/0"})
+    assert "hunter2" not in repr(settings) and "redis_url=***" in repr(settings)
+    assert "redis_url=''" in repr(Settings())  # an empty one is shown as empty, not as a secret
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WEB_CONCURRENCY": "many"}, "WEB_CONCURRENCY"),
+        ({"LIVEDASH_WEB_CONCURRENCY": "0"}, "LIVEDASH_WEB_CONCURRENCY"),
+        ({"LIVEDASH_CARD_RATE": "-1"}, "LIVEDASH_CARD_RATE"),
+        ({"LIVEDASH_REDIS_PREFIX": "has space"}, "LIVEDASH_REDIS_PREFIX"),
+        ({"LIVEDASH_LEASE_SECONDS": "0.1"}, "LIVEDASH_LEASE_SECONDS"),
+    ],
+)
+def test_bad_new_values_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{named}: "):
+        Settings.from_env(env)
+
+
+def test_db_path_chooses_between_sqlite_and_memory_only() -> None:
+    """An empty `LIVEDASH_DB_PATH` is the documented way to keep nothing on disk."""
+    assert make_hub(Settings.from_env({"LIVEDASH_DB_PATH": ""})).kind == "memory"
+    assert make_hub(Settings.from_env({"LIVEDASH_DB_PATH": "elsewhere.sqlite3"})).kind == "sqlite"

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import msgspec
+
 from app.model import ActivityAdded, AlertRaised, AlertResolved, Level, MetricUpdated, Severity
-from app.state import DashboardState
+from app.state import DashboardState, MetricValue, StateData
 
 
 def activity(key: str) -> ActivityAdded:
@@ -38,3 +40,38 @@ def test_alerts_open_replace_and_resolve() -> None:
     assert state.apply(AlertResolved("db", 4.0)) is True
     assert state.apply(AlertResolved("db", 5.0)) is False
     assert [a.id for a in state.open_alerts()] == ["api"]
+
+
+def test_to_data_and_restore_round_trip_through_msgpack() -> None:
+    """The SQLite store keeps the state as msgpack; a restart must show exactly the same page."""
+    state = DashboardState(feed_size=3)
+    state.apply(MetricUpdated("cpu", 10.0, 1.0))
+    state.apply(MetricUpdated("mem", 1.0, 2.0))
+    state.apply(MetricUpdated("cpu", 12.0, 3.0))
+    for key in "abcd":
+        state.apply(activity(key))
+    state.apply(AlertRaised("db", Severity.warning, "slow", None, 4.0))
+    state.apply(AlertRaised("api", Severity.info, "note", "more", 5.0))
+    state.version = "7-9"
+    data = msgspec.msgpack.decode(msgspec.msgpack.encode(state.to_data()), type=StateData)
+
+    restored = DashboardState(feed_size=3)
+    restored.restore(data)
+    assert restored.version == "7-9" and restored.updated_at == 5.0
+    assert list(restored.metrics) == ["cpu", "mem"]  # card order survives
+    assert restored.metrics["cpu"] == MetricValue("cpu", 12.0, 3.0, 10.0)
+    assert [item.key for item in restored.feed] == ["d", "c", "b"]
+    assert [a.id for a in restored.open_alerts()] == ["api", "db"]
+    assert restored.to_data() == state.to_data()
+
+
+def test_restore_replaces_what_was_there_and_keeps_the_feed_capped() -> None:
+    state = DashboardState(feed_size=2)
+    state.apply(MetricUpdated("stale", 1.0, 1.0))
+    state.apply(AlertRaised("old", Severity.info, "old", None, 1.0))
+    state.apply(activity("old"))
+    state.restore(StateData("1-5", feed=[activity(key) for key in "zy"]))
+    assert state.metrics == {} and state.alerts == {}
+    assert [item.key for item in state.feed] == ["z", "y"]
+    state.apply(activity("w"))
+    assert [item.key for item in state.feed] == ["w", "z"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.helpers import TIMEOUT, StartServer
+from tests.integration.helpers import TIMEOUT, MakeServer, StartServer
+from tests.support.redis_server import RedisServer, redis_server_binary
 from tests.support.server import LiveServer
 
 
@@ -47,3 +50,40 @@ async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     """An async client for the module's server."""
     async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT, trust_env=False) as http:
         yield http
+
+
+@pytest.fixture
+def make_server() -> Iterator[MakeServer]:
+    """Servers of this test's own, not started (to restart, kill, or see refuse); stopped afterwards."""
+    made: list[LiveServer] = []
+
+    def make(
+        env: Mapping[str, str],
+        *,
+        port: int | None = None,
+        cwd: Path | None = None,
+        memory_only: bool = True,
+    ) -> LiveServer:
+        live = LiveServer(env=env, port=port, cwd=cwd, memory_only=memory_only)
+        made.append(live)
+        return live
+
+    yield make
+    for live in made:
+        live.stop()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server on a free port (never the shared one), removed afterwards.
+
+    Request it before `make_server`, so livedash processes stop before their Redis does.
+    Missing redis-server fails the test in CI (`make test` installs it) and skips it elsewhere.
+    """
+    if redis_server_binary() is None:
+        message = "redis-server is not installed; `make test` installs Debian's redis-server package"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with RedisServer() as redis:
+        yield redis

@@ -28,20 +28,45 @@ def free_port() -> int:
         return port
 
 
-class LiveServer:
-    """Start with `start()`, stop with `stop()`; `url` is http://127.0.0.1:<port>."""
+# Settings a test does not give are not inherited from the environment either: a developer's
+# or a PaaS's REDIS_URL / WEB_CONCURRENCY must not turn an embedded-backend test into another.
+INHERITED_NEVER = ("REDIS_URL", "WEB_CONCURRENCY")
 
-    def __init__(self, env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+
+class LiveServer:
+    """Start with `start()`, stop with `stop()`; `url` is http://127.0.0.1:<port>.
+
+    Memory only unless the env gives `LIVEDASH_DB_PATH` (tests never write into the repo's
+    data/ folder); `memory_only=False` leaves it unset, i.e. the app's default path, which is
+    relative to `cwd` (give a temporary directory). `restart()` comes back on the same port.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        *,
+        cwd: Path | None = None,
+        memory_only: bool = True,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {"LIVEDASH_DEMO": "0", **(env or {})}
+        if memory_only:
+            self.env.setdefault("LIVEDASH_DB_PATH", "")
+        # Most tests count every metric event; the throttle has tests of its own that set it.
+        self.env.setdefault("LIVEDASH_CARD_RATE", "0")
+        self.cwd = cwd or ROOT
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = ROOT / "tests" / "artifacts" / f"server-{self.port}.log"
+        self._starts = 0
 
     def start(self, timeout: float = 15.0) -> LiveServer:
         """Launch uvicorn and wait until /healthz answers."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEDASH_")}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("LIVEDASH_") and k not in INHERITED_NEVER
+        }
         env.update(self.env)
         command = [
             sys.executable,
@@ -61,8 +86,14 @@ class LiveServer:
             "5",
             "--no-access-log",
         ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if self.cwd != ROOT:
+            command += ["--app-dir", str(ROOT)]
+        mode = "ab" if self._starts else "wb"  # a restart keeps the earlier log
+        self._starts += 1
+        with open(self.log_path, mode) as log:
+            self.process = subprocess.Popen(
+                command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -103,6 +134,23 @@ class LiveServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+
+    def restart(self, timeout: float = 15.0) -> LiveServer:
+        """SIGTERM, wait for the exit, start again on the same port with the same settings."""
+        self.stop()
+        return self.start(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL and wait: a crash, no shutdown code runs."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.kill()
+        self.process.wait(5)
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once it has exited, else None."""
+        return None if self.process is None else self.process.poll()
 
     def __enter__(self) -> LiveServer:
         return self.start()
