@@ -7,7 +7,7 @@ export HOST ?= 127.0.0.1
 export PORT ?= 8000
 SRC := app tests $(wildcard bench)
 
-.PHONY: run test check format lock chromium screenshot clean
+.PHONY: run test check format lock chromium screenshot clean bench
 
 # Stamps make a second `make run` skip the install (it starts in about a second).
 $(BIN)/python:
@@ -48,6 +48,11 @@ format: $(VENV)/.dev-stamp
 
 test: $(VENV)/.dev-stamp chromium redis-server check
 	$(BIN)/pytest
+
+# The fan-out benchmark (issue 3): livedash and a node:http reference under 10,000 SSE
+# clients, about 3 minutes. `$(BIN)/python -m bench --help` for smaller runs.
+bench: $(VENV)/.dev-stamp
+	$(BIN)/python -m bench
 
 # Refresh the README's screenshot (the browser test that takes it).
 screenshot: $(VENV)/.dev-stamp chromium

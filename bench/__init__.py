@@ -1,0 +1,6 @@
+"""The fan-out benchmark of issue 3: livedash against a node:http reference, in one run.
+
+`python -m bench` (or `make bench`) starts the servers itself, drives them with a load
+client of our own on loopback, prints a table of figures against their targets and writes
+the figures as JSON under bench/results/.
+"""

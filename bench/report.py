@@ -1,0 +1,336 @@
+"""Targets (issue 3) checked against a run's figures, and the table a person reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+CPU_PER_DELIVERY_US = 6.0
+CPU_VS_NODE = 0.5
+P99_MS = 100.0
+RSS_PER_CONN_KIB = 11.0
+CONNECT_CPU_MS = 0.2
+PAGE_P50_MS = 5.0
+INGEST_POINTS_PER_S = 50_000
+SLOW_P99_RATIO = 1.25
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target: the figure, what it must be, and whether it was (None: not measured)."""
+
+    figure: str
+    value: str
+    target: str
+    ok: bool | None
+
+
+def _get(data: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _num(value: Any, digits: int = 2, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int) or (isinstance(value, float) and abs(value) >= 1000):
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:.{digits}f}"
+    return f"{text} {unit}".strip()
+
+
+def _at_most(value: Any, limit: float) -> bool | None:
+    return None if value is None else bool(value <= limit)
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float | None]:
+    """livedash / node:http for the headline figures measured on both."""
+    out: dict[str, float | None] = {}
+    servers = results["servers"]
+    for key, path in (
+        ("cpu_per_delivery", ("steady", "server_cpu_us_per_delivery")),
+        ("rss_per_conn", ("connect", "rss_kib_per_conn")),
+        ("connect_cpu_per_conn", ("connect", "server_cpu_ms_per_conn")),
+        ("latency_p99", ("steady", "latency_ms", "p99")),
+    ):
+        ours, theirs = _get(servers, "livedash", *path), _get(servers, "node", *path)
+        out[key] = round(ours / theirs, 3) if ours is not None and theirs else None
+    return out
+
+
+def checks(results: dict[str, Any]) -> list[Check]:
+    """Every target of issue 3 that this run measured, with its verdict."""
+    ld = results["servers"].get("livedash", {})
+    node = results["servers"].get("node", {})
+    ratio = ratios(results)
+    out: list[Check] = []
+    if "livedash" in results["servers"]:
+        steady = ld.get("steady", {})
+        cpu = steady.get("server_cpu_us_per_delivery")
+        out.append(
+            Check(
+                "server CPU per delivery",
+                _num(cpu, 2, "µs"),
+                f"≤ {CPU_PER_DELIVERY_US:g} µs",
+                _at_most(cpu, CPU_PER_DELIVERY_US),
+            )
+        )
+        if "node" in results["servers"]:
+            r = ratio["cpu_per_delivery"]
+            out.append(
+                Check(
+                    "  ... livedash / node:http",
+                    _num(r, 2, "x"),
+                    f"≤ {CPU_VS_NODE:g} x",
+                    _at_most(r, CPU_VS_NODE),
+                )
+            )
+        p99 = _get(steady, "latency_ms", "p99")
+        out.append(
+            Check("p99 ingest → client read", _num(p99, 1, "ms"), f"≤ {P99_MS:g} ms", _at_most(p99, P99_MS))
+        )
+        lost, extra = steady.get("lost"), steady.get("extra")
+        out.append(
+            Check(
+                "lost / extra (steady)",
+                f"{_num(lost)} / {_num(extra)}",
+                "0 / 0",
+                None if lost is None else lost == extra == 0,
+            )
+        )
+        rss = _get(ld, "connect", "rss_kib_per_conn")
+        out.append(
+            Check(
+                "RSS per idle connection",
+                _num(rss, 2, "KiB"),
+                f"≤ {RSS_PER_CONN_KIB:g} KiB",
+                _at_most(rss, RSS_PER_CONN_KIB),
+            )
+        )
+        conn = _get(ld, "connect", "server_cpu_ms_per_conn")
+        out.append(
+            Check(
+                "server CPU per connect",
+                _num(conn, 3, "ms"),
+                f"≤ {CONNECT_CPU_MS:g} ms",
+                _at_most(conn, CONNECT_CPU_MS),
+            )
+        )
+        page_p50 = _get(ld, "page", "wall_ms", "p50")
+        out.append(
+            Check(
+                "first page p50 (24 cards, 50 items)",
+                _num(page_p50, 2, "ms"),
+                f"≤ {PAGE_P50_MS:g} ms",
+                _at_most(page_p50, PAGE_P50_MS),
+            )
+        )
+        rate, errors = _get(ld, "ingest", "points_per_s"), _get(ld, "ingest", "errors")
+        ok = None if rate is None else bool(rate >= INGEST_POINTS_PER_S and not errors)
+        out.append(
+            Check(
+                "ingest points/s (batches of 100)",
+                f"{_num(rate)} ({_num(errors)} errors)",
+                f"≥ {INGEST_POINTS_PER_S:,}, 0 errors",
+                ok,
+            )
+        )
+        slow = ld.get("slow", {})
+        r = slow.get("fast_p99_ratio")
+        out.append(
+            Check(
+                "stalled 10 %: others' p99 / all-fast",
+                _num(r, 2, "x"),
+                f"≤ {SLOW_P99_RATIO:g} x",
+                _at_most(r, SLOW_P99_RATIO),
+            )
+        )
+        lost = _get(slow, "fast", "lost")
+        out.append(Check("stalled 10 %: others lost", _num(lost), "0", None if lost is None else lost == 0))
+        growth, bound = slow.get("rss_growth_kib"), slow.get("rss_bound_kib")
+        out.append(
+            Check(
+                "stalled 10 %: server RSS growth",
+                _num(growth, 0, "KiB"),
+                f"≤ {_num(bound, 0, 'KiB')}",
+                _at_most(growth, bound) if bound is not None else None,
+            )
+        )
+        owed, regressions = slow.get("owed_lost"), slow.get("regressions")
+        ok = None if owed is None else owed == regressions == 0
+        out.append(
+            Check(
+                "stalled 10 %: owed values lost", f"{_num(owed)} ({_num(regressions)} regressions)", "0", ok
+            )
+        )
+    if "node" in results["servers"]:
+        lost = _get(node, "steady", "lost")
+        out.append(
+            Check(
+                "node:http lost (sanity of the reference)",
+                _num(lost),
+                "0",
+                None if lost is None else lost == 0,
+            )
+        )
+    redis = results["servers"].get("livedash-redis")
+    if redis is not None:
+        lost = _get(redis, "steady", "lost")
+        out.append(Check("redis backend: lost", _num(lost), "0", None if lost is None else lost == 0))
+    return out
+
+
+def _row(label: str, *cells: str) -> str:
+    return f"  {label:<38}" + "".join(f"{cell:>22}" for cell in cells)
+
+
+def _latency(figures: dict[str, Any] | None) -> str:
+    lat = _get(figures or {}, "latency_ms")
+    if not lat or lat.get("p50") is None:
+        return "-"
+    return f"{lat['p50']:.1f} / {lat['p99']:.1f} / {lat['max']:.0f} ms"
+
+
+def _headline(results: dict[str, Any]) -> list[str]:
+    opts, meta = results["meta"]["options"], results["meta"]
+    ld, node = results["servers"].get("livedash", {}), results["servers"].get("node", {})
+    ratio = ratios(results)
+    lines = [
+        f"livedash fan-out benchmark{' (smoke)' if opts['smoke'] else ''}: {opts['clients']:,} SSE clients,"
+        f" {opts['rate']:g} events/s for {opts['seconds']:g} s, one POST per event",
+        f"  {meta['cpus']} CPUs, load average {meta['loadavg_at_start'][0]:.2f} at start;"
+        f" python {meta['python']}, node {meta['node']}",
+        "",
+        _row("", "livedash", "node:http", "livedash/node"),
+    ]
+
+    def both(label: str, path: tuple[str, ...], digits: int, unit: str, key: str = "") -> None:
+        a, b = _get(ld, *path), _get(node, *path)
+        lines.append(
+            _row(label, _num(a, digits, unit), _num(b, digits, unit), _num(ratio.get(key), 2) if key else "")
+        )
+
+    def losses(figures: dict[str, Any]) -> str:
+        steady = figures.get("steady")
+        if not steady:
+            return "-"
+        return f"{_num(steady['lost'])} / {_num(steady['extra'])} / {_num(steady['expected_deliveries'])}"
+
+    both(
+        "connect: server CPU per connection",
+        ("connect", "server_cpu_ms_per_conn"),
+        3,
+        "ms",
+        "connect_cpu_per_conn",
+    )
+    both("idle RSS per connection", ("connect", "rss_kib_per_conn"), 2, "KiB", "rss_per_conn")
+    both("connect: wall time", ("connect", "seconds"), 1, "s")
+    both("steady: deliveries/s", ("steady", "deliveries_per_s"), 0, "")
+    both("server CPU per delivery", ("steady", "server_cpu_us_per_delivery"), 2, "µs", "cpu_per_delivery")
+    both("server CPU, % of one core", ("steady", "server_cpu_pct"), 0, "%")
+    lines.append(_row("latency p50 / p99 / max", _latency(ld.get("steady")), _latency(node.get("steady"))))
+    lines.append(_row("lost / extra / expected deliveries", losses(ld), losses(node)))
+    both("heartbeat deliveries (in the window)", ("steady", "heartbeat_deliveries"), 0, "")
+    both("load client CPU, % of one core", ("steady", "loadgen_cpu_pct"), 0, "%")
+    both("load client CPU per delivery", ("steady", "loadgen_cpu_us_per_delivery"), 2, "µs")
+    lines += [f"  {name}: ERROR {f['error']}" for name, f in results["servers"].items() if "error" in f]
+    return lines
+
+
+def _slow(slow: dict[str, Any], opts: dict[str, Any]) -> list[str]:
+    fast = slow["fast"]
+    return [
+        "",
+        f"livedash, {slow['stalled']:,} of {opts['clients']:,} clients stalled"
+        f" (SO_RCVBUF 4096, not reading) for {opts['slow_seconds']:g} s:",
+        f"  the others: latency {_latency(fast)}, p99 {_num(slow['fast_p99_ratio'], 2)} x the all-fast run,"
+        f" lost {fast['lost']}, extra {fast['extra']}",
+        f"  server CPU {_num(fast['server_cpu_us_per_delivery'], 2)} µs/delivery;"
+        f" RSS growth {_num(slow['rss_growth_kib'], 0)} KiB"
+        f" ({_num(slow['rss_growth_kib_per_stalled'], 1)} KiB per stalled client,"
+        f" bound {_num(slow['rss_bound_kib'], 0)} KiB)",
+        f"  reading again: {slow['caught_up_in_place']} caught up in place"
+        f" ({slow['caught_up_every_event']} with every event, {slow['caught_up_conflated']} conflated);"
+        f" {slow['dropped_by_server']} dropped by the server",
+        f"  dropped ones resumed with Last-Event-ID: {slow['resumed_ok']} up to date"
+        f" ({slow['resumed_every_event']} got every missed event,"
+        f" {slow['resumed_conflated_or_snapshot']} conflated or a snapshot)",
+        f"  owed values lost: {slow['owed_lost']}; card values going backwards: {slow['regressions']}",
+    ]
+
+
+def _page_and_ingest(ld: dict[str, Any]) -> list[str]:
+    lines = []
+    if pg := ld.get("page"):
+        lines += [
+            "",
+            f"livedash GET / ({pg['cards']} cards, {pg['feed_items']} feed items, {pg['bytes']:,} bytes),"
+            f" {pg['requests']} sequential requests:",
+            f"  wall p50 {_num(pg['wall_ms']['p50'], 2)} ms, p99 {_num(pg['wall_ms']['p99'], 2)} ms;"
+            f" server CPU {_num(pg['server_cpu_ms_per_request'], 2)} ms/request",
+        ]
+    if ing := ld.get("ingest"):
+        lines += [
+            f"livedash ingest: {_num(ing['points_per_s'])} points/s accepted"
+            f" ({ing['connections']} connections, batches of {ing['batch']}, {ing['seconds']:.1f} s)",
+            f"  statuses {ing['statuses']}; server CPU {_num(ing['server_cpu_us_per_point'], 1)} µs/point",
+        ]
+    return lines
+
+
+def _redis(redis: dict[str, Any], memory: dict[str, Any]) -> list[str]:
+    steady = redis["steady"]
+    base = _get(memory, "steady", "latency_ms") or {}
+    lat = steady["latency_ms"]
+    added = "-"
+    if lat.get("p50") is not None and base.get("p50") is not None:
+        added = f"{lat['p50'] - base['p50']:+.1f} ms at p50, {lat['p99'] - base['p99']:+.1f} ms at p99"
+    lines = [
+        "",
+        "livedash, Redis backend (2 processes, clients split, published through the first):",
+        f"  {_num(steady['deliveries_per_s'])} deliveries/s, latency {_latency(steady)},"
+        f" lost {steady['lost']}",
+        f"  the Redis hop adds {added} over the embedded backend",
+        f"  server CPU {_num(steady['server_cpu_us_per_delivery'], 2)} µs/delivery (both processes),"
+        f" redis-server {steady['redis_cpu_s']} s CPU",
+    ]
+    suffix = "_latency_ms"
+    for key, value in steady.items():
+        if key.endswith(suffix):
+            name = key[: -len(suffix)]
+            lines.append(
+                f"  {name}: latency {_latency({'latency_ms': value})}, lost {steady[name + '_lost']}"
+            )
+    return lines
+
+
+def table(results: dict[str, Any]) -> str:
+    """The whole run as text: headline comparison, the livedash-only phases, the targets."""
+    servers = results["servers"]
+    ld = servers.get("livedash", {})
+    lines = _headline(results)
+    if slow := ld.get("slow"):
+        lines += _slow(slow, results["meta"]["options"])
+    lines += _page_and_ingest(ld)
+    redis = servers.get("livedash-redis", {})
+    if "steady" in redis:
+        lines += _redis(redis, ld)
+    problems = {name: f["log_problems"] for name, f in servers.items() if f.get("log_problems")}
+    if problems:
+        lines += ["", "server log warnings and errors (count, message):"]
+        for name, counts in problems.items():
+            lines += [f"  {name}: {n} x {message}" for message, n in list(counts.items())[:6]]
+    lines += ["", "targets (issue 3):"]
+    for check in checks(results):
+        verdict = {True: "PASS", False: "FAIL", None: "n/a "}[check.ok]
+        lines.append(f"  {verdict}  {check.figure:<40}{check.value:>22}   target {check.target}")
+    return "\n".join(lines)
+
+
+def as_json(results: dict[str, Any]) -> dict[str, Any]:
+    """The results with the ratios and verdicts added, as written to bench/results/."""
+    return {**results, "ratios": ratios(results), "targets": [asdict(c) for c in checks(results)]}

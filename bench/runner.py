@@ -1,0 +1,370 @@
+"""The phases of a run, per server: connect, steady, slow consumers, page, ingest.
+
+Every server figure is a difference of /proc readings taken around one phase, divided by
+what the phase delivered; the load client's own CPU is read the same way, so a reader can
+see it had room to spare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import secrets
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import ingest, page, procstat, servers
+from bench.loadgen import Fleet, Stream, until
+from bench.options import Options
+from bench.publisher import Plan, Published, Publisher, name_of
+from bench.servers import Server
+from bench.stats import summary_ms
+
+SLOW_EVERY = 10  # every tenth client can stall: opened with a small receive buffer
+CLIENT_BUFFER_BYTES = 65536  # livedash's default LIVEDASH_CLIENT_BUFFER_BYTES
+TRANSPORT_BUFFER_BYTES = 65536  # uvicorn/uvloop's write-buffer high-water mark
+SEED_VALUE = 0  # below every sequence number a phase publishes
+
+
+@dataclass
+class Deployment:
+    """The servers the clients are spread over (one, or two sharing Redis), and helpers."""
+
+    servers: list[Server]
+    others: list[Server] = field(default_factory=list)
+
+    @property
+    def publisher(self) -> Server:
+        return self.servers[0]
+
+    def cpu(self) -> float:
+        return sum(server.cpu() for server in self.servers)
+
+    def rss(self) -> int:
+        return sum(server.rss() for server in self.servers)
+
+    async def streams(self) -> int:
+        """Open streams, as the servers count them (/healthz)."""
+        total = 0
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as http:
+            for server in self.servers:
+                health = (await http.get(server.url + "/healthz")).json()
+                total += int(health["streams"])
+        return total
+
+    async def wait_streams(self, count: int, timeout: float) -> bool:
+        """Wait until the servers report exactly `count` open streams."""
+        deadline = time.monotonic() + timeout
+        while (seen := await self.streams()) != count:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.1 if seen else 0.05)
+        return True
+
+    def seed(self, names: Sequence[str]) -> None:
+        """One point per name before any client connects, so live events are card updates
+        (`metric-<name>`), not `new-metric`."""
+        server = self.publisher
+        points = [{"name": name, "value": SEED_VALUE} for name in names]
+        response = httpx.post(
+            server.url + server.publish_path,
+            json=points,
+            headers={"Authorization": f"Bearer {server.token}"} if server.token else {},
+            timeout=30,
+            trust_env=False,
+        )
+        if response.status_code != 202:
+            raise RuntimeError(f"seeding {server.name}: {response.status_code} {response.text[:300]}")
+
+
+def _per(value: float, count: int, scale: float = 1.0, digits: int = 3) -> float | None:
+    return round(value / count * scale, digits) if count else None
+
+
+async def connect_phase(dep: Deployment, fleet: Fleet, opts: Options) -> dict[str, Any]:
+    """Open every client, wait until all stream, then read the idle memory per connection."""
+    streams = [fleet.new_stream(i, small_rcvbuf=i % SLOW_EVERY == 0) for i in range(opts.clients)]
+    fleet.streams = streams
+    rss_before = dep.rss()
+    cpu, own, started = dep.cpu(), procstat.own_cpu_seconds(), time.monotonic()
+    await fleet.open(streams)
+    all_in = await dep.wait_streams(opts.clients, timeout=60)
+    await until(lambda: all(s.ready or s.gone for s in streams), time.monotonic() + 30)
+    elapsed = time.monotonic() - started
+    cpu, own = dep.cpu() - cpu, procstat.own_cpu_seconds() - own
+    await asyncio.sleep(1.0)  # let the last writes settle before reading the idle footprint
+    rss = dep.rss()
+    connected = sum(1 for s in streams if s.ready and not s.gone)
+    return {
+        "clients": opts.clients,
+        "connected": connected,
+        "refused": fleet.refused,
+        "server_counted_all": all_in,
+        "seconds": round(elapsed, 3),
+        "server_cpu_ms_per_conn": _per(cpu, connected, 1000, 4),
+        "rss_before_kib": rss_before,
+        "rss_kib": rss,
+        "rss_kib_per_conn": _per(rss - rss_before, connected, 1, 2),
+        "loadgen_cpu_s": round(own, 3),
+    }
+
+
+async def publish_phase(
+    dep: Deployment,
+    fleet: Fleet,
+    opts: Options,
+    base: int,
+    seconds: float,
+    tracked: Sequence[Stream] = (),
+) -> tuple[dict[str, Any], Published]:
+    """Publish `rate` events a second for `seconds`; every untracked client must get each once."""
+    count = round(opts.rate * seconds)
+    server = dep.publisher
+    plan = Plan(
+        port=server.port,
+        path=server.publish_path,
+        token=server.token,
+        names=opts.names,
+        base=base,
+        count=count,
+        rate=opts.rate,
+    )
+    publisher = Publisher(plan)
+    try:
+        await publisher.start()
+        fleet.begin(base, tracked)
+        strict = [s for s in fleet.streams if not s.tracked]
+        rss_before = rss_peak = dep.rss()
+        cpu, own, started = dep.cpu(), procstat.own_cpu_seconds(), time.monotonic()
+        publisher.go()
+        result = asyncio.ensure_future(publisher.result())
+        while not result.done():
+            rss_peak = max(rss_peak, dep.rss())
+            await asyncio.wait({result}, timeout=0.25)
+        published = result.result()
+        last = base + count
+        drained = await until(
+            lambda: all(s.expected >= last or s.gone for s in strict), time.monotonic() + opts.drain_seconds
+        )
+        elapsed = time.monotonic() - started
+        cpu, own = dep.cpu() - cpu, procstat.own_cpu_seconds() - own
+        rss_peak = max(rss_peak, dep.rss())
+    finally:
+        publisher.kill()
+    got = sum(s.got for s in strict)
+    extra = sum(s.extra for s in strict)
+    heartbeats = sum(s.heartbeats for s in fleet.streams)
+    delivered = sum(s.got + s.extra for s in fleet.streams)
+    sent = published["sent_at"]
+    span = (sent[-1] - sent[0] + 1 / opts.rate) if sent else seconds
+    result_figures: dict[str, Any] = {
+        "events": count,
+        "clients": len(strict),
+        "deliveries": got + extra,
+        "expected_deliveries": count * len(strict),
+        "lost": count * len(strict) - got,
+        "extra": extra,
+        "malformed": sum(s.malformed for s in fleet.streams),
+        "drained": drained,
+        "heartbeat_deliveries": heartbeats,
+        "deliveries_per_s": round((got + extra) / span),
+        "server_cpu_us_per_delivery": _per(cpu, delivered + heartbeats, 1e6, 2),
+        "server_cpu_pct": round(cpu / elapsed * 100, 1),
+        "latency_ms": summary_ms(fleet.latencies(sent, base)),
+        "rss_before_kib": rss_before,
+        "rss_peak_kib": rss_peak,
+        "publish_errors": published["errors"][:10],
+        "publish_late": published["late"],
+        "loadgen_cpu_pct": round(own / elapsed * 100, 1),
+        "loadgen_cpu_us_per_delivery": _per(own, delivered + heartbeats, 1e6, 2),
+    }
+    return result_figures, published
+
+
+def latest_values(names: list[str], base: int, count: int) -> dict[bytes, int]:
+    """The value each card must end with after a phase: its last sequence number."""
+    return {name_of(names, seq).encode(): seq for seq in range(base, base + count)}
+
+
+async def slow_phase(
+    dep: Deployment, fleet: Fleet, opts: Options, base: int, all_fast_p99: float | None
+) -> dict[str, Any]:
+    """A tenth of the clients stop reading during a publishing phase; see what it costs.
+
+    The others' latency should barely move and the server's memory stay bounded. Each
+    stalled client then reads again: it either catches up in place (conflation hands it
+    the latest value of each card) or finds itself dropped and resumes with Last-Event-ID.
+    Either way it must end with the latest value of every card.
+    """
+    stalled = [s for s in fleet.streams if s.small_rcvbuf and not s.gone]
+    for stream in stalled:
+        stream.pause()
+    fast, _published = await publish_phase(dep, fleet, opts, base, opts.slow_seconds, tracked=stalled)
+    latest = latest_values(opts.names, base, fast["events"])
+    for stream in stalled:
+        stream.resume()
+    await until(
+        lambda: all(s.gone or s.has_latest(latest) for s in stalled),
+        time.monotonic() + opts.drain_seconds,
+        every=0.1,
+    )
+    dropped = [s for s in stalled if s.gone]
+    in_place = [s for s in stalled if not s.gone and s.has_latest(latest)]
+    resumed = [fleet.reopen(s) for s in dropped]
+    fleet.streams.extend(resumed)
+    await fleet.open(resumed)
+    await until(
+        lambda: all(s.gone or s.has_latest(latest) for s in resumed),
+        time.monotonic() + opts.drain_seconds,
+        every=0.1,
+    )
+    resumed_ok = [s for s in resumed if s.has_latest(latest)]
+    rss_growth = fast["rss_peak_kib"] - fast["rss_before_kib"]
+    p99 = fast["latency_ms"]["p99"]
+    return {
+        "stalled": len(stalled),
+        "fast": fast,
+        "fast_p99_ratio": round(p99 / all_fast_p99, 3) if p99 is not None and all_fast_p99 else None,
+        "rss_growth_kib": rss_growth,
+        "rss_growth_kib_per_stalled": _per(rss_growth, len(stalled), 1, 2),
+        "rss_bound_kib": len(stalled) * (CLIENT_BUFFER_BYTES + TRANSPORT_BUFFER_BYTES) // 1024,
+        "caught_up_in_place": len(in_place),
+        "caught_up_every_event": sum(1 for s in in_place if not s.skipped),
+        "caught_up_conflated": sum(1 for s in in_place if s.skipped),
+        "dropped_by_server": len(dropped),
+        "resumed_ok": len(resumed_ok),
+        "resumed_every_event": sum(1 for s in resumed_ok if not s.skipped and not s.snapshots),
+        "resumed_conflated_or_snapshot": sum(1 for s in resumed_ok if s.skipped or s.snapshots),
+        "owed_lost": len(stalled) - len(in_place) - len(resumed_ok),
+        "regressions": sum(s.regressions for s in (*stalled, *resumed)),
+    }
+
+
+async def _close_streams(dep: Deployment, fleet: Fleet) -> bool:
+    fleet.close()
+    return await dep.wait_streams(0, timeout=30)
+
+
+async def run_livedash(opts: Options, log_dir: Path, token: str) -> dict[str, Any]:
+    """Every phase against one livedash process with the embedded backend."""
+    with contextlib.ExitStack() as stack:
+        server = servers.start_livedash("livedash", log_dir, token)
+        stack.callback(server.stop)
+        await servers.wait_ready(server)
+        dep = Deployment([server])
+        dep.seed(opts.names)
+        fleet = Fleet([server.port], server.stream_path)
+        figures: dict[str, Any] = {"pid": server.pid}
+        figures["connect"] = await connect_phase(dep, fleet, opts)
+        figures["steady"], _ = await publish_phase(dep, fleet, opts, 1, opts.seconds)
+        figures["slow"] = await slow_phase(
+            dep, fleet, opts, 1 + opts.events, figures["steady"]["latency_ms"]["p99"]
+        )
+        figures["closed_all"] = await _close_streams(dep, fleet)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, page.seed, server, [f"bench-{i}" for i in range(page.CARDS)])
+        figures["page"] = await loop.run_in_executor(None, page.measure, server, opts.page_requests)
+        figures["ingest"] = await ingest.measure(server, opts.ingest_seconds)
+        figures["log_problems"] = server.log_problems()
+        return figures
+
+
+async def run_node(opts: Options, log_dir: Path) -> dict[str, Any]:
+    """The reference broadcaster: connect and steady, measured exactly like livedash."""
+    with contextlib.ExitStack() as stack:
+        server = servers.start_node(log_dir)
+        stack.callback(server.stop)
+        await servers.wait_ready(server)
+        dep = Deployment([server])
+        dep.seed(opts.names)
+        fleet = Fleet([server.port], server.stream_path)
+        figures: dict[str, Any] = {"pid": server.pid}
+        figures["connect"] = await connect_phase(dep, fleet, opts)
+        figures["steady"], _ = await publish_phase(dep, fleet, opts, 1, opts.seconds)
+        figures["closed_all"] = await _close_streams(dep, fleet)
+        figures["log_problems"] = server.log_problems()
+        return figures
+
+
+async def run_redis(opts: Options, log_dir: Path, token: str) -> dict[str, Any]:
+    """Two livedash processes sharing a private Redis, clients split between them, events
+    published through the first: what the Redis hop costs."""
+    with contextlib.ExitStack() as stack:
+        redis = servers.start_redis(log_dir)
+        stack.callback(redis.stop)
+        await servers.wait_redis(redis)
+        env = {"LIVEDASH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
+        pair = [servers.start_livedash(f"livedash-redis-{x}", log_dir, token, env) for x in "ab"]
+        for server in pair:
+            stack.callback(server.stop)
+        for server in pair:
+            await servers.wait_ready(server)
+        dep = Deployment(pair, others=[redis])
+        dep.seed(opts.names)
+        await asyncio.sleep(0.5)  # let the seed reach the second process through Redis
+        fleet = Fleet([s.port for s in pair], pair[0].stream_path)
+        figures: dict[str, Any] = {"pids": [s.pid for s in pair], "redis_port": redis.port}
+        figures["connect"] = await connect_phase(dep, fleet, opts)
+        redis_cpu = redis.cpu()
+        steady, published = await publish_phase(dep, fleet, opts, 1, opts.seconds)
+        steady["redis_cpu_s"] = round(redis.cpu() - redis_cpu, 3)
+        for index, server in enumerate(pair):
+            part = [s for s in fleet.streams if s.server == index]
+            steady[f"{server.name}_lost"] = opts.events * len(part) - sum(s.got for s in part)
+            steady[f"{server.name}_latency_ms"] = summary_ms(fleet.latencies(published["sent_at"], 1, index))
+        figures["steady"] = steady
+        figures["closed_all"] = await _close_streams(dep, fleet)
+        figures["log_problems"] = {f"{s.name}: {msg}": n for s in pair for msg, n in s.log_problems().items()}
+        return figures
+
+
+def _node_version() -> str | None:
+    try:
+        return subprocess.run(
+            ["node", "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+async def run(opts: Options, log_dir: Path) -> dict[str, Any]:
+    """Run every server the options ask for, one after another; a failure is recorded, not fatal."""
+    nofile = procstat.raise_nofile_limit()
+    token = secrets.token_urlsafe(24)
+    results: dict[str, Any] = {
+        "meta": {
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "options": opts.as_json(),
+            "python": platform.python_version(),
+            "node": _node_version(),
+            "cpus": os.cpu_count(),
+            "loadavg_at_start": list(os.getloadavg()),
+            "nofile": nofile,
+            "logs": str(log_dir),
+        },
+        "servers": {},
+    }
+    plan: list[tuple[str, Callable[[], Awaitable[dict[str, Any]]]]] = []
+    if "livedash" in opts.only:
+        plan.append(("livedash", lambda: run_livedash(opts, log_dir, token)))
+    if "node" in opts.only:
+        plan.append(("node", lambda: run_node(opts, log_dir)))
+    if opts.backend == "redis" and "livedash" in opts.only:
+        plan.append(("livedash-redis", lambda: run_redis(opts, log_dir, token)))
+    for name, start in plan:
+        began = time.monotonic()
+        try:
+            results["servers"][name] = await start()
+        except Exception as exc:  # keep going: the other servers' figures are still worth having
+            results["servers"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+        results["servers"][name]["wall_s"] = round(time.monotonic() - began, 1)
+    return results
