@@ -213,7 +213,7 @@ class Dashboard:
     # --- streams -----------------------------------------------------------------------
 
     async def subscribe(
-        self, fmt: StreamFormat, send: Send, receive: Receive, last_id: str | None
+        self, fmt: StreamFormat, send: Send, receive: Receive | None, last_id: str | None
     ) -> Subscriber:
         """Open a subscription that first receives what it missed since `last_id`.
 

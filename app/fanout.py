@@ -114,9 +114,12 @@ class Subscriber:
         "_wire",
         "closed",
         "conflated",
+        "handler",
     )
 
-    def __init__(self, send: Send, receive: Receive, limit: int) -> None:
+    def __init__(self, send: Send, receive: Receive | None, limit: int) -> None:
+        """`receive` is listened to for the client leaving; pass None when the stream handler
+        awaits `receive()` itself (and set `handler`, so a close from our side wakes it)."""
         self._send = send
         self._wire: Wire | None = direct_wire(send, high_water=min(16_384, limit), send_buffer=limit)
         self._limit = limit
@@ -128,7 +131,10 @@ class Subscriber:
         """Frames replaced by a newer one of the same card while this client lagged."""
         self.closed: asyncio.Future[Closed] = asyncio.get_running_loop().create_future()
         self._receiving: Steps | None = None
-        self._listen(receive)
+        self.handler: asyncio.Task[Any] | None = None
+        """The stream handler's task, cancelled when the server ends the subscription."""
+        if receive is not None:
+            self._listen(receive)
 
     @property
     def writable(self) -> bool:
@@ -167,6 +173,8 @@ class Subscriber:
         if self._receiving is not None:
             self._receiving.close()
             self._receiving = None
+        if self.handler is not None and self.handler is not asyncio.current_task():
+            self.handler.cancel()  # it waits in receive(): wake it to finish the response
 
     def _hold(self, parts: Sequence[Part]) -> None:
         pending = self._pending
@@ -224,7 +232,7 @@ class Subscriber:
             if self.closed.done():
                 return
             self._receiving = None
-            if exc is None and isinstance(message, dict) and message.get("type") == "http.request":
+            if exc is None and is_request(message):
                 self._listen(receive)  # a stray body chunk: keep listening
             else:
                 self.close(Closed.disconnect)
@@ -232,6 +240,11 @@ class Subscriber:
         steps = drive(receive(), received)
         if waiting:
             self._receiving = steps
+
+
+def is_request(message: Any) -> bool:
+    """A stray body chunk of the GET, as opposed to `http.disconnect`."""
+    return isinstance(message, dict) and message.get("type") == "http.request"
 
 
 class Channel:

@@ -33,7 +33,7 @@ from app.routes.deps import provide_dashboard
 from app.routes.health import healthz, readyz
 from app.routes.ingest import ingest_router
 from app.routes.pages import index
-from app.routes.streams import html_stream, json_stream
+from app.routes.streams import StreamsFirst, html_stream, json_stream
 from app.settings import Settings, SettingsError
 from app.shutdown import on_termination
 from app.store import SqliteStore, StoreError
@@ -118,7 +118,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             await dashboard.hub.close()
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None) -> StreamsFirst:
     """Build the app for `settings` (read from the environment when not given)."""
     try:
         settings = settings or Settings.from_env()
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         raise
     env = make_environment()
     dashboard = Dashboard(settings, Renderer(env), make_hub(settings))
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             index,
             healthz,
@@ -168,3 +168,4 @@ def create_app(settings: Settings | None = None) -> Litestar:
             formatters={"standard": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
         ),
     )
+    return StreamsFirst(app, dashboard)
