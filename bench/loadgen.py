@@ -18,9 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from time import monotonic as _monotonic
 from typing import cast
 
+from bench.control import BURST_PREFIX
+
 _EVENT = b"event: "
 _VALUE = b'data-value="'
 _CARD = b'<article id="metric-'
+_BURST = BURST_PREFIX.encode()
 _SMALL_RCVBUF = 4096
 
 Log = tuple["array[float]", "array[int]"]
@@ -35,6 +38,9 @@ class Stream(asyncio.Protocol):
     """
 
     __slots__ = (
+        "burst_extra",
+        "burst_next",
+        "burst_skipped",
         "cards",
         "chunked",
         "closed",
@@ -97,6 +103,9 @@ class Stream(asyncio.Protocol):
         self.log = log
         self.tracked = tracked
         self.cards: dict[bytes, int] = {}
+        self.burst_next = 0  # the burst's activity items, which are never conflated
+        self.burst_skipped = 0
+        self.burst_extra = 0
 
     @property
     def last_id(self) -> str:
@@ -235,6 +244,9 @@ class Stream(asyncio.Protocol):
                         self._card(name, value)
             elif data.startswith(b"heartbeat", i):
                 self.heartbeats += 1
+            elif data.startswith(b"activity", i):
+                if self.tracked:
+                    self._activity(data, j)
             elif data.startswith(b"snapshot", i):
                 self.snapshots += 1
                 if self.tracked:
@@ -249,6 +261,20 @@ class Stream(asyncio.Protocol):
         if before is not None and value < before:
             self.regressions += 1
         self.cards[name] = value
+
+    def _activity(self, data: bytes, start: int) -> None:
+        k = data.find(_BURST, start, data.find(b"\n\n", start))
+        if k < 0:
+            return  # not one of the burst's items
+        k += len(_BURST)
+        number = int(data[k : k + 6])
+        if number == self.burst_next:
+            self.burst_next += 1
+        elif number > self.burst_next:
+            self.burst_skipped += number - self.burst_next
+            self.burst_next = number + 1
+        else:
+            self.burst_extra += 1
 
     def _snapshot(self, data: bytes, start: int, end: int) -> None:
         i = data.find(_CARD, start, end)
@@ -272,6 +298,10 @@ class Stream(asyncio.Protocol):
         """True when every card this client tracks shows the latest published value."""
         cards = self.cards
         return all(cards.get(name) == value for name, value in latest.items())
+
+    def settled(self, latest: dict[bytes, int], burst: int) -> bool:
+        """Owed nothing: the latest value of every card and each of `burst` items, once, in order."""
+        return self.has_latest(latest) and self.burst_next == burst and not self.burst_skipped
 
     def pause(self) -> None:
         """Stop reading: the socket's small receive buffer fills and the server must hold on."""
@@ -320,6 +350,8 @@ class Fleet:
         stream = Stream(server, self.path, f"127.0.0.1:{self.ports[server]}", old.last_id or None, False)
         stream.expect(old.expected, None, tracked=True)
         stream.cards = dict(old.cards)
+        stream.burst_next, stream.burst_skipped = old.burst_next, old.burst_skipped
+        stream.burst_extra, stream.regressions = old.burst_extra, old.regressions
         return stream
 
     async def open(self, streams: Sequence[Stream], batch: int = 500, timeout: float = 60.0) -> None:

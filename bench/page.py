@@ -8,11 +8,11 @@ comes from /proc over the whole series.
 from __future__ import annotations
 
 import http.client
-import json
 import time
 from typing import Any
 
 from bench import servers
+from bench.control import Control
 from bench.stats import summary_ms
 
 CARDS = 24
@@ -22,28 +22,9 @@ WARM_UP = 5
 
 def seed(server: servers.Server, names: list[str]) -> None:
     """Give the dashboard `names` as cards and a full feed of activity items."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {server.token}"}
-    try:
-        points = [{"name": name, "value": 1000 + i} for i, name in enumerate(names)]
-        _post(conn, "/api/metrics", points, headers)
-        for i in range(FEED_ITEMS):
-            item = {
-                "message": f"bench activity item {i}: deployed web@{4800 + i}",
-                "actor": "bench",
-                "level": "info",
-            }
-            _post(conn, "/api/activity", item, headers)
-    finally:
-        conn.close()
-
-
-def _post(conn: http.client.HTTPConnection, path: str, body: Any, headers: dict[str, str]) -> None:
-    conn.request("POST", path, json.dumps(body).encode(), headers)
-    response = conn.getresponse()
-    answer = response.read()
-    if response.status != 202:
-        raise RuntimeError(f"POST {path}: {response.status} {answer[:300]!r}")
+    with Control(server) as control:
+        control.cards(names, 1000)
+        control.activity(f"bench activity item {i}: deployed web@{4800 + i}" for i in range(FEED_ITEMS))
 
 
 def measure(server: servers.Server, requests: int) -> dict[str, Any]:

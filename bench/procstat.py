@@ -41,3 +41,16 @@ def raise_nofile_limit() -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
+
+
+def machine_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all CPUs, from /proc/stat.
+
+    The machine is shared: the share that neither server nor load client used tells a
+    reader whether a run was disturbed.
+    """
+    with open("/proc/stat", "rb") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    busy = user + nice + system + irq + softirq + steal
+    return busy / _TICK, (busy + idle + iowait) / _TICK

@@ -161,7 +161,7 @@ def checks(results: dict[str, Any]) -> list[Check]:
             )
         )
         owed, regressions = slow.get("owed_lost"), slow.get("regressions")
-        ok = None if owed is None else owed == regressions == 0
+        ok = None if owed is None else owed == regressions == slow.get("duplicates") == 0
         out.append(
             Check(
                 "stalled 10 %: owed values lost", f"{_num(owed)} ({_num(regressions)} regressions)", "0", ok
@@ -237,6 +237,7 @@ def _headline(results: dict[str, Any]) -> list[str]:
     both("heartbeat deliveries (in the window)", ("steady", "heartbeat_deliveries"), 0, "")
     both("load client CPU, % of one core", ("steady", "loadgen_cpu_pct"), 0, "%")
     both("load client CPU per delivery", ("steady", "loadgen_cpu_us_per_delivery"), 2, "µs")
+    both("other processes, % of the machine", ("steady", "others_pct_of_machine"), 0, "%")
     lines += [f"  {name}: ERROR {f['error']}" for name, f in results["servers"].items() if "error" in f]
     return lines
 
@@ -253,13 +254,14 @@ def _slow(slow: dict[str, Any], opts: dict[str, Any]) -> list[str]:
         f" RSS growth {_num(slow['rss_growth_kib'], 0)} KiB"
         f" ({_num(slow['rss_growth_kib_per_stalled'], 1)} KiB per stalled client,"
         f" bound {_num(slow['rss_bound_kib'], 0)} KiB)",
-        f"  reading again: {slow['caught_up_in_place']} caught up in place"
-        f" ({slow['caught_up_every_event']} with every event, {slow['caught_up_conflated']} conflated);"
-        f" {slow['dropped_by_server']} dropped by the server",
-        f"  dropped ones resumed with Last-Event-ID: {slow['resumed_ok']} up to date"
-        f" ({slow['resumed_every_event']} got every missed event,"
-        f" {slow['resumed_conflated_or_snapshot']} conflated or a snapshot)",
-        f"  owed values lost: {slow['owed_lost']}; card values going backwards: {slow['regressions']}",
+        f"  {slow['readers']} read again: {slow['caught_up_in_place']} caught up in place"
+        f" ({slow['caught_up_every_event']} with every event, {slow['caught_up_conflated']} conflated)",
+        f"  {slow['holdouts']} stayed stalled through {slow['burst_items']} activity items"
+        f" (~{slow['burst_kib_per_client']} KiB each, never conflated): {slow['dropped_holdouts']} dropped",
+        f"  dropped by the server in all: {slow['dropped_by_server']}; resumed with Last-Event-ID and owed"
+        f" nothing after: {slow['resumed_ok']} ({slow['resumed_every_event']} got every missed event)",
+        f"  clients missing an owed value: {slow['owed_lost']}; duplicates {slow['duplicates']};"
+        f" card values going backwards {slow['regressions']}",
     ]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from bench import ingest, page, procstat, servers
+from bench.control import Control, burst_message
 from bench.loadgen import Fleet, Stream, until
 from bench.options import Options
 from bench.publisher import Plan, Published, Publisher, name_of
@@ -33,6 +34,10 @@ SLOW_EVERY = 10  # every tenth client can stall: opened with a small receive buf
 CLIENT_BUFFER_BYTES = 65536  # livedash's default LIVEDASH_CLIENT_BUFFER_BYTES
 TRANSPORT_BUFFER_BYTES = 65536  # uvicorn/uvloop's write-buffer high-water mark
 SEED_VALUE = 0  # below every sequence number a phase publishes
+# Activity items (about 450 bytes each, never conflated) sent while half of the stalled
+# clients still do not read: more than their kernel buffers, the transport's and the
+# client buffer hold together, so the server must drop them.
+BURST_ITEMS = 600
 
 
 @dataclass
@@ -73,17 +78,8 @@ class Deployment:
     def seed(self, names: Sequence[str]) -> None:
         """One point per name before any client connects, so live events are card updates
         (`metric-<name>`), not `new-metric`."""
-        server = self.publisher
-        points = [{"name": name, "value": SEED_VALUE} for name in names]
-        response = httpx.post(
-            server.url + server.publish_path,
-            json=points,
-            headers={"Authorization": f"Bearer {server.token}"} if server.token else {},
-            timeout=30,
-            trust_env=False,
-        )
-        if response.status_code != 202:
-            raise RuntimeError(f"seeding {server.name}: {response.status_code} {response.text[:300]}")
+        with Control(self.publisher) as control:
+            control.cards(names, SEED_VALUE)
 
 
 def _per(value: float, count: int, scale: float = 1.0, digits: int = 3) -> float | None:
@@ -145,18 +141,17 @@ async def publish_phase(
         strict = [s for s in fleet.streams if not s.tracked]
         rss_before = rss_peak = dep.rss()
         cpu, own, started = dep.cpu(), procstat.own_cpu_seconds(), time.monotonic()
+        machine = procstat.machine_seconds()
         publisher.go()
         result = asyncio.ensure_future(publisher.result())
         while not result.done():
             rss_peak = max(rss_peak, dep.rss())
             await asyncio.wait({result}, timeout=0.25)
         published = result.result()
-        last = base + count
-        drained = await until(
-            lambda: all(s.expected >= last or s.gone for s in strict), time.monotonic() + opts.drain_seconds
-        )
+        drained = await _drain(strict, base + count, opts.drain_seconds)
         elapsed = time.monotonic() - started
         cpu, own = dep.cpu() - cpu, procstat.own_cpu_seconds() - own
+        busy, total = (now - then for now, then in zip(procstat.machine_seconds(), machine, strict=True))
         rss_peak = max(rss_peak, dep.rss())
     finally:
         publisher.kill()
@@ -185,9 +180,29 @@ async def publish_phase(
         "publish_errors": published["errors"][:10],
         "publish_late": published["late"],
         "loadgen_cpu_pct": round(own / elapsed * 100, 1),
+        "others_pct_of_machine": round(max(0.0, busy - cpu - own) / total * 100, 1) if total else None,
         "loadgen_cpu_us_per_delivery": _per(own, delivered + heartbeats, 1e6, 2),
     }
     return result_figures, published
+
+
+async def _drain(streams: Sequence[Stream], end: int, patience: float, cap: float = 90.0) -> bool:
+    """Wait until every stream has read up to sequence `end` (exclusive).
+
+    Late is not lost: keep waiting while deliveries still arrive; give up after `patience`
+    seconds without any, or after `cap`. Whether all arrived.
+    """
+    started = quiet_since = time.monotonic()
+    seen = -1
+    while not all(s.expected >= end or s.gone for s in streams):
+        now = time.monotonic()
+        progress = sum(s.got + s.extra for s in streams)
+        if progress != seen:
+            seen, quiet_since = progress, now
+        elif now - quiet_since > patience or now - started > cap:
+            return False
+        await asyncio.sleep(0.1)
+    return True
 
 
 def latest_values(names: list[str], base: int, count: int) -> dict[bytes, int]:
@@ -200,35 +215,45 @@ async def slow_phase(
 ) -> dict[str, Any]:
     """A tenth of the clients stop reading during a publishing phase; see what it costs.
 
-    The others' latency should barely move and the server's memory stay bounded. Each
-    stalled client then reads again: it either catches up in place (conflation hands it
-    the latest value of each card) or finds itself dropped and resumes with Last-Event-ID.
-    Either way it must end with the latest value of every card.
+    The others' latency should barely move and the server's memory stay bounded. Then half
+    of the stalled clients read again and must catch up in place (conflation hands them the
+    latest value of each card). The other half stay stalled through a burst of activity
+    items, which are never conflated, so the server has to drop them; they reconnect with
+    Last-Event-ID and must get every item they missed. Either way: nothing owed is lost.
     """
     stalled = [s for s in fleet.streams if s.small_rcvbuf and not s.gone]
     for stream in stalled:
         stream.pause()
     fast, _published = await publish_phase(dep, fleet, opts, base, opts.slow_seconds, tracked=stalled)
     latest = latest_values(opts.names, base, fast["events"])
-    for stream in stalled:
+    rss_peak = fast["rss_peak_kib"]
+    # The others are measured: close them, so the burst costs only what the stalled receive.
+    for stream in fleet.streams:
+        if not stream.tracked:
+            stream.close()
+    await dep.wait_streams(sum(1 for s in stalled if not s.gone), timeout=30)
+    readers, holdouts = stalled[::2], stalled[1::2]
+    for stream in readers:
         stream.resume()
-    await until(
-        lambda: all(s.gone or s.has_latest(latest) for s in stalled),
-        time.monotonic() + opts.drain_seconds,
-        every=0.1,
-    )
+    await _settle(readers, lambda s: s.has_latest(latest))
+    in_place = [s for s in readers if not s.gone and s.has_latest(latest)]
+
+    loop = asyncio.get_running_loop()
+    burst = asyncio.ensure_future(loop.run_in_executor(None, _burst, dep.publisher))
+    while not burst.done():
+        rss_peak = max(rss_peak, dep.rss())
+        await asyncio.wait({burst}, timeout=0.1)
+    burst.result()
+    for stream in holdouts:
+        stream.resume()
+    await _settle(stalled, lambda s: s.settled(latest, BURST_ITEMS))
     dropped = [s for s in stalled if s.gone]
-    in_place = [s for s in stalled if not s.gone and s.has_latest(latest)]
     resumed = [fleet.reopen(s) for s in dropped]
     fleet.streams.extend(resumed)
     await fleet.open(resumed)
-    await until(
-        lambda: all(s.gone or s.has_latest(latest) for s in resumed),
-        time.monotonic() + opts.drain_seconds,
-        every=0.1,
-    )
-    resumed_ok = [s for s in resumed if s.has_latest(latest)]
-    rss_growth = fast["rss_peak_kib"] - fast["rss_before_kib"]
+    await _settle(resumed, lambda s: s.settled(latest, BURST_ITEMS))
+    final = [s for s in stalled if not s.gone] + resumed
+    rss_growth = rss_peak - fast["rss_before_kib"]
     p99 = fast["latency_ms"]["p99"]
     return {
         "stalled": len(stalled),
@@ -237,16 +262,31 @@ async def slow_phase(
         "rss_growth_kib": rss_growth,
         "rss_growth_kib_per_stalled": _per(rss_growth, len(stalled), 1, 2),
         "rss_bound_kib": len(stalled) * (CLIENT_BUFFER_BYTES + TRANSPORT_BUFFER_BYTES) // 1024,
+        "readers": len(readers),
         "caught_up_in_place": len(in_place),
         "caught_up_every_event": sum(1 for s in in_place if not s.skipped),
         "caught_up_conflated": sum(1 for s in in_place if s.skipped),
+        "burst_items": BURST_ITEMS,
+        "burst_kib_per_client": round(BURST_ITEMS * len(burst_message(0)) / 1024),
+        "holdouts": len(holdouts),
         "dropped_by_server": len(dropped),
-        "resumed_ok": len(resumed_ok),
-        "resumed_every_event": sum(1 for s in resumed_ok if not s.skipped and not s.snapshots),
-        "resumed_conflated_or_snapshot": sum(1 for s in resumed_ok if s.skipped or s.snapshots),
-        "owed_lost": len(stalled) - len(in_place) - len(resumed_ok),
-        "regressions": sum(s.regressions for s in (*stalled, *resumed)),
+        "dropped_holdouts": sum(1 for s in holdouts if s.gone),
+        "resumed_ok": sum(1 for s in resumed if s.settled(latest, BURST_ITEMS)),
+        "resumed_every_event": sum(1 for s in resumed if not s.skipped and not s.snapshots),
+        "owed_lost": sum(1 for s in final if not s.settled(latest, BURST_ITEMS)),
+        "duplicates": sum(s.burst_extra for s in final),
+        "regressions": sum(s.regressions for s in final),
     }
+
+
+async def _settle(streams: Sequence[Stream], done: Callable[[Stream], bool], timeout: float = 30.0) -> None:
+    """Wait until each of `streams` is `done` or gone (or `timeout` passes)."""
+    await until(lambda: all(s.gone or done(s) for s in streams), time.monotonic() + timeout, every=0.1)
+
+
+def _burst(server: Server) -> None:
+    with Control(server) as control:
+        control.activity(burst_message(k) for k in range(BURST_ITEMS))
 
 
 async def _close_streams(dep: Deployment, fleet: Fleet) -> bool:
