@@ -59,7 +59,9 @@ class FlakyHub(EmbeddedHub):
         return await super().append(facts)
 
 
-async def throttled(settings: Settings, renderer: Renderer, clock: Clock, hub: EmbeddedHub | None = None) -> Dashboard:
+async def throttled(
+    settings: Settings, renderer: Renderer, clock: Clock, hub: EmbeddedHub | None = None
+) -> Dashboard:
     dashboard = Dashboard(msgspec.structs.replace(settings, card_rate=4), renderer, hub, monotonic=clock)
     await dashboard.start()
     return dashboard
@@ -351,3 +353,29 @@ async def test_held_points_wait_out_an_outage_and_then_go_out(settings: Settings
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class DownRedis(EmbeddedHub):
+    """A hub that says what Redis says in an outage: kind `redis`, with a problem."""
+
+    @property
+    def problem(self) -> str | None:
+        return "connection refused"
+
+
+@pytest.mark.anyio
+async def test_a_redis_hub_with_a_problem_refuses_before_anything_is_held(
+    settings: Settings, renderer: Renderer
+) -> None:
+    """Nothing of a 503 request may wait in the throttle to go out once Redis is back."""
+    clock = Clock()
+    hub = DownRedis()
+    dashboard = await throttled(settings, renderer, clock, hub)
+    hub.kind = "redis"
+    with pytest.raises(HubUnavailable, match="connection refused"):
+        await dashboard.add_metrics([MetricPoint("cpu", 1.0)])
+    with pytest.raises(HubUnavailable, match="nothing was recorded"):
+        await dashboard.add_activity(ActivityIn("x"))
+    assert len(dashboard.throttle) == 0 and dashboard.state.metrics == {}
+    hub.kind = "memory"  # the embedded hub keeps working whatever its store says
+    assert len(await dashboard.add_metrics([MetricPoint("cpu", 1.0)])) == 1

@@ -7,6 +7,7 @@ import pytest
 
 from app.dashboard import Dashboard
 from app.demo import DemoSource
+from app.model import MetricPoint
 from app.render import Renderer
 from app.settings import Settings
 
@@ -33,7 +34,9 @@ async def test_demo_publishes_every_metric_each_tick_and_alerts_resolve(dashboar
 
 
 @pytest.mark.anyio
-async def test_demo_goes_through_the_throttle_like_any_producer(settings: Settings, renderer: Renderer) -> None:
+async def test_demo_goes_through_the_throttle_like_any_producer(
+    settings: Settings, renderer: Renderer
+) -> None:
     """Ticks faster than `card_rate` are held, not sent: the demo is throttled as ingest is."""
     now = 0.0
     dashboard = Dashboard(msgspec.structs.replace(settings, card_rate=1), renderer, monotonic=lambda: now)
@@ -47,3 +50,14 @@ async def test_demo_goes_through_the_throttle_like_any_producer(settings: Settin
     assert len(dashboard.throttle) == len(DEMO_METRICS)
     await dashboard.flush_throttle()
     assert dashboard.state.metrics["page_views"].value > first["page_views"].value
+
+
+@pytest.mark.anyio
+async def test_demo_carries_on_from_the_restored_counters(dashboard: Dashboard) -> None:
+    """After a restart the counters keep counting up instead of jumping back to their start."""
+    await dashboard.add_metrics([MetricPoint("page_views", 9_000_000.0), MetricPoint("signups", 50_000.0)])
+    demo = DemoSource(dashboard, rng=random.Random(7))
+    demo.resume()
+    await demo.step()
+    assert dashboard.state.metrics["page_views"].value > 9_000_000
+    assert dashboard.state.metrics["signups"].value >= 50_000

@@ -116,7 +116,12 @@ async def test_lagging_client_gets_only_the_newest_update_of_each_card_in_id_ord
     assert sub.conflated == 2
     await conn.unblock()
     assert len(conn.written) == 2  # still one write for everything held
-    assert received(conn.written[1]) == [("1-2", "mem=1.0"), ("1-3", "deployed"), ("1-5", "cpu=3.0"), ("1-6", "disk=1.0")]
+    assert received(conn.written[1]) == [
+        ("1-2", "mem=1.0"),
+        ("1-3", "deployed"),
+        ("1-5", "cpu=3.0"),
+        ("1-6", "disk=1.0"),
+    ]
     sub.close(Closed.shutdown)
 
 
@@ -364,3 +369,39 @@ async def test_a_finished_uvicorn_response_is_not_written_to_directly() -> None:
     sub.push(Batch.of(b"late"))
     assert bytes(transport.data) == b""
     assert sub.closed.result() is Closed.error  # uvicorn's send refuses a body after the end
+
+
+@pytest.mark.anyio
+async def test_without_receive_a_close_from_our_side_wakes_the_handler() -> None:
+    """The stream handler waits in `receive()` itself; an overflow or shutdown must end that wait."""
+    conn = FakeConnection()
+    sub = Subscriber(conn.send, None, limit=10)
+    handler = asyncio.create_task(conn.receive())
+    sub.handler = handler
+    await asyncio.sleep(0)
+    conn.block()
+    sub.push(Batch.of(b"in flight"))
+    sub.push(Batch.of(b"x" * 11))
+    assert sub.closed.result() is Closed.overflow
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+
+
+@pytest.mark.anyio
+async def test_without_receive_the_handler_closing_does_not_cancel_itself() -> None:
+    conn = FakeConnection()
+    sub = Subscriber(conn.send, None, limit=10)
+
+    async def handler() -> str:
+        await conn.receive()
+        sub.close(Closed.disconnect)  # what the handler does when the client left
+        await asyncio.sleep(0)
+        return "finished"
+
+    task = asyncio.create_task(handler())
+    sub.handler = task
+    await asyncio.sleep(0)
+    assert not sub.closed.done()  # the subscriber itself does not listen any more
+    conn.leave()
+    assert await asyncio.wait_for(task, 1) == "finished"
+    assert sub.closed.result() is Closed.disconnect

@@ -38,7 +38,10 @@ async def test_memory_hub_numbers_events_from_its_epoch(settings: Settings, rend
     dashboard = await started(settings, renderer, hub)
     assert hub.kind == "memory" and hub.problem is None and hub.background() == []
     assert dashboard.state.version == dashboard.ring.origin == "1234-0"
-    assert await hub.append([MetricUpdated("a", 1.0, 1.0), MetricUpdated("a", 2.0, 2.0)]) == ["1234-1", "1234-2"]
+    assert await hub.append([MetricUpdated("a", 1.0, 1.0), MetricUpdated("a", 2.0, 2.0)]) == [
+        "1234-1",
+        "1234-2",
+    ]
     assert await dashboard.add_activity(ActivityIn("x")) == "1234-3"
     assert dashboard.state.version == "1234-3" and dashboard.state.metrics["a"].value == 2.0
     assert await hub.older("1234-1") is None  # memory has no log beyond the ring
@@ -146,7 +149,9 @@ async def test_sqlite_hub_keeps_only_the_window_and_resumes_from_its_origin(
 
 
 @pytest.mark.anyio
-async def test_an_empty_sqlite_file_starts_at_its_epoch(tmp_path: Path, settings: Settings, renderer: Renderer) -> None:
+async def test_an_empty_sqlite_file_starts_at_its_epoch(
+    tmp_path: Path, settings: Settings, renderer: Renderer
+) -> None:
     path = tmp_path / "livedash.sqlite3"
     hub = sqlite_hub(path)
     dashboard = await started(settings, renderer, hub)
@@ -159,7 +164,9 @@ async def test_an_empty_sqlite_file_starts_at_its_epoch(tmp_path: Path, settings
 
 
 @pytest.mark.anyio
-async def test_a_second_process_on_the_same_file_is_refused(tmp_path: Path, settings: Settings, renderer: Renderer) -> None:
+async def test_a_second_process_on_the_same_file_is_refused(
+    tmp_path: Path, settings: Settings, renderer: Renderer
+) -> None:
     path = tmp_path / "livedash.sqlite3"
     hub = sqlite_hub(path)
     await started(settings, renderer, hub)
@@ -189,7 +196,9 @@ async def test_a_file_that_is_not_a_database_is_refused_by_name(
 
 
 @pytest.mark.anyio
-async def test_a_path_under_a_regular_file_is_refused(tmp_path: Path, settings: Settings, renderer: Renderer) -> None:
+async def test_a_path_under_a_regular_file_is_refused(
+    tmp_path: Path, settings: Settings, renderer: Renderer
+) -> None:
     blocker = tmp_path / "data"
     blocker.write_text("a file where a directory should be")
     hub = sqlite_hub(blocker / "livedash.sqlite3")
