@@ -148,13 +148,14 @@ class Dashboard:
             raise HubUnavailable(f"event hub unavailable ({self.hub.problem}); nothing was recorded, retry")
         now = self.clock()
         facts = [MetricUpdated(p.name, float(p.value), now if p.ts is None else p.ts) for p in points]
+        before = self.throttle.held(p.name for p in facts)
         admitted = self.throttle.admit(facts, self.monotonic())
         if len(self.throttle):
             self._held.set()
         try:
             return await self.publish(admitted)
         except HubUnavailable:
-            self.throttle.forget(facts)  # answered 503: none of this request may go out later
+            self.throttle.forget(facts, before)  # answered 503: none of this request may go out later
             raise
 
     async def add_activity(self, item: ActivityIn) -> str:

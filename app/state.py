@@ -85,7 +85,7 @@ class DashboardState:
         """Start from stored state instead of empty."""
         self.metrics = {metric.name: metric for metric in data.metrics}
         self.feed.clear()
-        self.feed.extend(data.feed)
+        self.feed.extend(data.feed[: self.feed.maxlen])  # newest first: keep the newest
         self.alerts = {alert.id: alert for alert in data.alerts}
         self.version = data.version
         self.updated_at = data.updated_at

@@ -65,8 +65,16 @@ class CardThrottle:
         held, self._held = list(self._held.values()), {}
         return held
 
-    def forget(self, points: Iterable[MetricUpdated]) -> None:
-        """Drop held points that are exactly these (their request failed, so they never count)."""
+    def held(self, names: Iterable[str]) -> dict[str, MetricUpdated]:
+        """The points waiting for these cards now (to put back if a request fails)."""
+        return {name: self._held[name] for name in names if name in self._held}
+
+    def forget(self, points: Iterable[MetricUpdated], before: dict[str, MetricUpdated]) -> None:
+        """Undo a failed request: drop its held points (exactly these objects), and bring back
+        the points they replaced (`before`, from `held()`), which were accepted earlier."""
         for point in points:
             if self._held.get(point.name) is point:
-                del self._held[point.name]
+                if point.name in before:
+                    self._held[point.name] = before[point.name]
+                else:
+                    del self._held[point.name]

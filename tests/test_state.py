@@ -75,3 +75,12 @@ def test_restore_replaces_what_was_there_and_keeps_the_feed_capped() -> None:
     assert [item.key for item in state.feed] == ["z", "y"]
     state.apply(activity("w"))
     assert [item.key for item in state.feed] == ["w", "z"]
+
+
+def test_restore_into_a_smaller_feed_keeps_the_newest_items() -> None:
+    big = DashboardState(feed_size=5)
+    for key in "abcde":
+        big.apply(ActivityAdded(key, key, None, Level.info, 1.0))
+    small = DashboardState(feed_size=2)
+    small.restore(big.to_data())
+    assert [item.key for item in small.feed] == ["e", "d"]

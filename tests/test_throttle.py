@@ -109,8 +109,19 @@ def test_forget_drops_exactly_the_given_points() -> None:
     request = [point("cpu", 2)]
     throttle.admit(request, now=100.1)
     throttle.admit([point("mem", 2)], now=100.1)
-    throttle.forget([*request, point("mem", 2)])  # an equal but other point is not forgotten
+    throttle.forget([*request, point("mem", 2)], {})  # an equal but other point is not forgotten
     assert values(throttle.drain()) == [("mem", 2)]
+
+
+def test_forget_brings_back_the_held_point_a_failed_request_replaced() -> None:
+    throttle = CardThrottle(rate=4)
+    throttle.admit([point("cpu", 1)], now=100.0)
+    throttle.admit([point("cpu", 2)], now=100.1)  # accepted earlier (202, held)
+    request = [point("cpu", 3), point("mem", 1)]
+    before = throttle.held(p.name for p in request)
+    throttle.admit(request, now=100.2)
+    throttle.forget(request, before)  # that request failed (503)
+    assert values(throttle.drain()) == [("cpu", 2)]
 
 
 def test_drain_empties_the_throttle_whatever_the_schedule() -> None:
