@@ -24,6 +24,7 @@ _EVENT = b"event: "
 _VALUE = b'data-value="'
 _CARD = b'<article id="metric-'
 _BURST = BURST_PREFIX.encode()
+_M, _N = ord("m"), ord("n")  # metric-<name>, new-metric (or new-alert)
 _SMALL_RCVBUF = 4096
 
 Log = tuple["array[float]", "array[int]"]
@@ -54,7 +55,6 @@ class Stream(asyncio.Protocol):
         "malformed",
         "plain",
         "raw",
-        "ready",
         "regressions",
         "request",
         "server",
@@ -85,7 +85,6 @@ class Stream(asyncio.Protocol):
         self.sse = b""  # the start of an SSE frame not complete yet
         self.tail = b""  # the bytes that held the last complete frame (for its id)
         self.tail_end = 0
-        self.ready = False  # a first frame arrived: the server has subscribed us
         self.ended = False  # the server ended the response (the final chunk)
         self.closed = False  # the connection is gone
         self.snapshots = 0
@@ -217,11 +216,12 @@ class Stream(asyncio.Protocol):
         i = find(_EVENT, start, end)
         while i >= 0:
             i += 7
-            j = find(b"\n", i)
-            if data.startswith(b"metric-", i) or data.startswith(b"new-metric", i):
-                k = find(_VALUE, j) + 12
+            first = data[i]  # dispatch on the event name's first byte: one bytes op fewer
+            if first == _M or (first == _N and data.startswith(b"new-metric", i)):
+                k = find(_VALUE, i) + 12
+                quote = find(b'"', k)
                 try:
-                    value = int(data[k : find(b'"', k)])
+                    value = int(data[k:quote])
                 except ValueError:
                     self.malformed += 1
                 else:
@@ -240,9 +240,12 @@ class Stream(asyncio.Protocol):
                         log[0].append(now)
                         log[1].append(value)
                     if self.tracked:
-                        name = _card_name(data, j) if data[i] == 110 else data[i + 7 : j]  # 110: "n"ew-metric
-                        self._card(name, value)
-            elif data.startswith(b"heartbeat", i):
+                        j = find(b"\n", i)
+                        self._card(_card_name(data, j) if first == _N else data[i + 7 : j], value)
+                i = find(_EVENT, quote, end)
+                continue
+            j = find(b"\n", i)
+            if data.startswith(b"heartbeat", i):
                 self.heartbeats += 1
             elif data.startswith(b"activity", i):
                 if self.tracked:
@@ -254,7 +257,6 @@ class Stream(asyncio.Protocol):
             i = find(_EVENT, j, end)
         self.tail = data
         self.tail_end = end
-        self.ready = True
 
     def _card(self, name: bytes, value: int) -> None:
         before = self.cards.get(name)
@@ -288,6 +290,11 @@ class Stream(asyncio.Protocol):
             i = data.find(_CARD, k, end)
 
     # --- state, for the phases -----------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """A first complete frame arrived: the server has subscribed this client."""
+        return self.tail_end > 0
 
     @property
     def gone(self) -> bool:
