@@ -409,6 +409,10 @@ class Fleet:
                     out.append(at - sent_at[k])
         return out
 
+    def last_receive(self) -> float:
+        """When the last timed frame of the phase was read (monotonic; 0 if none)."""
+        return max((max(times) for times, _seqs in self.logs if times), default=0.0)
+
     def close(self) -> None:
         for stream in self.streams:
             stream.close()

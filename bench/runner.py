@@ -15,7 +15,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from bench.stats import summary_ms
 
 SLOW_EVERY = 10  # every tenth client can stall: opened with a small receive buffer
 CLIENT_BUFFER_BYTES = 65536  # livedash's default LIVEDASH_CLIENT_BUFFER_BYTES
-TRANSPORT_BUFFER_BYTES = 65536  # uvicorn/uvloop's write-buffer high-water mark
+TRANSPORT_BUFFER_BYTES = 65536  # headroom for what waits in the transport's write buffer
 SEED_VALUE = 0  # below every sequence number a phase publishes
 # Activity items (about 450 bytes each, never conflated) sent while half of the stalled
 # clients still do not read: more than their kernel buffers, the transport's and the
@@ -45,7 +45,6 @@ class Deployment:
     """The servers the clients are spread over (one, or two sharing Redis), and helpers."""
 
     servers: list[Server]
-    others: list[Server] = field(default_factory=list)
 
     @property
     def publisher(self) -> Server:
@@ -69,10 +68,10 @@ class Deployment:
     async def wait_streams(self, count: int, timeout: float) -> bool:
         """Wait until the servers report exactly `count` open streams."""
         deadline = time.monotonic() + timeout
-        while (seen := await self.streams()) != count:
+        while await self.streams() != count:
             if time.monotonic() >= deadline:
                 return False
-            await asyncio.sleep(0.1 if seen else 0.05)
+            await asyncio.sleep(0.1)
         return True
 
     def seed(self, names: Sequence[str]) -> None:
@@ -160,7 +159,8 @@ async def publish_phase(
     heartbeats = sum(s.heartbeats for s in fleet.streams)
     delivered = sum(s.got + s.extra for s in fleet.streams)
     sent = published["sent_at"]
-    span = (sent[-1] - sent[0] + 1 / opts.rate) if sent else seconds
+    # Achieved, not offered: from the first publish to the last frame read.
+    span = max(fleet.last_receive() - sent[0], count / opts.rate) if sent else seconds
     result_figures: dict[str, Any] = {
         "events": count,
         "clients": len(strict),
@@ -348,7 +348,7 @@ async def run_redis(opts: Options, log_dir: Path, token: str) -> dict[str, Any]:
             stack.callback(server.stop)
         for server in pair:
             await servers.wait_ready(server)
-        dep = Deployment(pair, others=[redis])
+        dep = Deployment(pair)
         dep.seed(opts.names)
         await asyncio.sleep(0.5)  # let the seed reach the second process through Redis
         fleet = Fleet([s.port for s in pair], pair[0].stream_path)

@@ -22,9 +22,3 @@ def summary_ms(seconds: list[float]) -> dict[str, float | None]:
         "p99": round(percentile(seconds, 0.99) * 1000, 3),
         "max": round(seconds[-1] * 1000, 3),
     }
-
-
-def median(values: Sequence[float]) -> float:
-    """The middle value (the lower one of the two middles for an even count)."""
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
