@@ -310,6 +310,24 @@ def _redis(redis: dict[str, Any], memory: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _notes(results: dict[str, Any]) -> list[str]:
+    """Say when a window's figures measure the machine rather than the server."""
+    notes = []
+    for name, figures in results["servers"].items():
+        steady = figures.get("steady") or {}
+        others, p50 = steady.get("others_pct_of_machine"), _get(steady, "latency_ms", "p50")
+        if others is not None and others >= 10:
+            notes.append(
+                f"{name}: other processes used {others:.0f} % of the machine during the steady window"
+            )
+        if p50 is not None and p50 > 1000:
+            notes.append(
+                f"{name}: a backlog formed (p50 {p50 / 1000:.1f} s): server, load client and others needed"
+                " more CPU than the machine has, so latency measures queueing, not the fan-out alone"
+            )
+    return ["", "notes:", *(f"  {note}" for note in notes)] if notes else []
+
+
 def table(results: dict[str, Any]) -> str:
     """The whole run as text: headline comparison, the livedash-only phases, the targets."""
     servers = results["servers"]
@@ -321,6 +339,7 @@ def table(results: dict[str, Any]) -> str:
     redis = servers.get("livedash-redis", {})
     if "steady" in redis:
         lines += _redis(redis, ld)
+    lines += _notes(results)
     problems = {name: f["log_problems"] for name, f in servers.items() if f.get("log_problems")}
     if problems:
         lines += ["", "server log warnings and errors (count, message):"]
