@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -58,7 +58,6 @@ class Server:
     stream_path: str = "/dashboard/stream"
     publish_path: str = "/api/metrics"
     token: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
