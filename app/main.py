@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
-import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+from uvicorn.config import STARTUP_FAILURE
 
 from app import __version__
 from app.dashboard import Dashboard
@@ -49,16 +49,16 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def stop_supervisor() -> None:
-    """In a worker of `uvicorn --workers N`, stop the parent too: it would restart us forever.
+def refuse_in_worker(exc: SettingsError) -> None:
+    """In a worker of `uvicorn --workers N`, exit with uvicorn's start-up failure status.
 
-    A setting that is wrong for one worker is wrong for all of them, so refusing to start
-    has to end the whole server, as `python -m app` does before it starts any worker.
+    An exception from the app factory makes uvicorn's supervisor restart the worker forever;
+    exit status 3 makes it stop instead (a setting wrong for one worker is wrong for all).
+    `python -m app`, which the Procfile runs, checks the settings before any worker starts.
     """
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.pid is not None:
-        log.error("stopping the server: a worker cannot start with these settings")
-        os.kill(parent.pid, signal.SIGTERM)
+    if multiprocessing.parent_process() is not None:
+        log.error("cannot start: %s", exc)
+        sys.exit(STARTUP_FAILURE)
 
 
 def hub_unavailable(_request: Request[Any, Any, Any], exc: HubUnavailable) -> Response[dict[str, Any]]:
@@ -83,8 +83,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     except (StoreError, HubUnavailable) as exc:
         log.error("cannot start: %s", exc)
         await dashboard.hub.close()
-        stop_supervisor()
-        raise
+        raise  # uvicorn exits with its start-up failure status (its supervisor then stops too)
     log.info("hub: %s, at event %s", dashboard.hub.kind, dashboard.state.version)
     if not settings.ingest_token:
         log.warning("LIVEDASH_INGEST_TOKEN is not set: ingest accepts loopback clients only")
@@ -123,8 +122,8 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
     try:
         settings = settings or Settings.from_env()
         settings.check()
-    except SettingsError:
-        stop_supervisor()
+    except SettingsError as exc:
+        refuse_in_worker(exc)
         raise
     env = make_environment()
     dashboard = Dashboard(settings, Renderer(env), make_hub(settings))
