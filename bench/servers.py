@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BROADCASTER = Path(__file__).resolve().parent / "reference" / "broadcaster.js"
 HEARTBEAT_SECONDS = 15
 _PR_SET_PDEATHSIG = 1
+_PLAIN_SETTINGS = {"HOST", "PORT", "REDIS_URL", "WEB_CONCURRENCY"}
 
 
 def free_port() -> int:
@@ -127,7 +128,8 @@ def _spawn(name: str, command: Sequence[str], env: dict[str, str], log_dir: Path
 def start_livedash(name: str, log_dir: Path, token: str, extra_env: dict[str, str] | None = None) -> Server:
     """uvicorn as the Procfile runs it, on a free port, with the demo source off."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEDASH_")}
+    # Only what we set: the app also reads the PaaS's plain REDIS_URL, WEB_CONCURRENCY, PORT.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEDASH_") and k not in _PLAIN_SETTINGS}
     env.update(
         LIVEDASH_DEMO="0",
         LIVEDASH_INGEST_TOKEN=token,
