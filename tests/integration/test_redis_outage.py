@@ -177,3 +177,33 @@ async def test_events_acknowledged_just_before_the_outage_are_delivered_after_it
             while after not in delivered:
                 delivered.append(str((await stream.next_event(RECOVER)).id))
     assert delivered == [*burst, after]
+
+
+async def test_redis_that_comes_back_empty_gets_the_last_known_state_back(
+    redis_server: RedisServer, make_server: MakeServer
+) -> None:
+    """A Redis without persistence restarts empty: the first livedash to reconnect writes its
+    state back, so a process started afterwards shows the same page, and ids keep increasing."""
+    settings = redis_settings(redis_server, LIVEDASH_HEARTBEAT_SECONDS=str(HEARTBEAT))
+    first = make_server(settings).start()
+    async with client_for(first) as client, open_stream(client, JSON_STREAM) as stream:
+        assert (await stream.next_event()).event == "snapshot"
+        await post_metric(client, unique("kept"), 42)
+        await raise_alert(client, unique("kept"), "warning", "still open")
+        last_before = await post_activity(client, unique("kept"), actor="t")
+        await expect_events(stream, 3)
+        shown = page_regions(await page(client))
+
+        redis_server.stop(keep_data=False)
+        await wait_for(lambda: unavailable(client), DETECT, "/readyz 503 during the outage")
+        redis_server.start()
+        after = await post_until_accepted(client, unique("after"))
+        assert id_key(after) > id_key(last_before)
+        assert [e.id for e in await expect_events(stream, 1, RECOVER)] == [after]
+        expected = page_regions(await page(client))
+        assert expected["metrics-grid"] == shown["metrics-grid"] and expected["alerts"] == shown["alerts"]
+
+    second = make_server(settings).start()
+    async with client_for(second) as client:
+        assert page_regions(await page(client)) == expected
+        assert (await health(client))["last_id"] == after
