@@ -176,6 +176,18 @@ class Subscriber:
         if self.handler is not None and self.handler is not asyncio.current_task():
             self.handler.cancel()  # it waits in receive(): wake it to finish the response
 
+    async def hang_up(self) -> None:
+        """Drop the connection of a client we closed for overflow, and wait until the server
+        has seen it go, so the response ends as a lost connection rather than an unfinished
+        one. Only possible with a direct wire; elsewhere the server closes it on return."""
+        if self._wire is None:
+            return
+        self._wire.abort()
+        for _ in range(10):
+            if self._wire.gone:
+                return
+            await asyncio.sleep(0)
+
     def _hold(self, parts: Sequence[Part]) -> None:
         pending = self._pending
         for key, frame in parts:

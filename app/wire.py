@@ -36,6 +36,10 @@ class Wire:
         self._transport.write(chunk)
         return bool(self._flow.write_paused)
 
+    def abort(self) -> None:
+        """Drop the connection at once (a client past its buffer: nothing more can be sent)."""
+        self._transport.abort()
+
     @property
     def gone(self) -> bool:
         """The client went away (uvicorn noticed the connection was lost)."""

@@ -231,6 +231,7 @@ def _headline(results: dict[str, Any]) -> list[str]:
     both("connect: wall time", ("connect", "seconds"), 1, "s")
     both("steady: deliveries/s", ("steady", "deliveries_per_s"), 0, "")
     both("server CPU per delivery", ("steady", "server_cpu_us_per_delivery"), 2, "µs", "cpu_per_delivery")
+    both("  of which in the kernel", ("steady", "server_kernel_us_per_delivery"), 2, "µs")
     both("server CPU, % of one core", ("steady", "server_cpu_pct"), 0, "%")
     lines.append(_row("latency p50 / p99 / max", _latency(ld.get("steady")), _latency(node.get("steady"))))
     lines.append(_row("lost / extra / expected deliveries", losses(ld), losses(node)))

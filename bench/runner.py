@@ -53,6 +53,10 @@ class Deployment:
     def cpu(self) -> float:
         return sum(server.cpu() for server in self.servers)
 
+    def kernel_cpu(self) -> float:
+        """System (kernel) CPU seconds of the servers so far."""
+        return sum(server.cpu_split()[1] for server in self.servers)
+
     def rss(self) -> int:
         return sum(server.rss() for server in self.servers)
 
@@ -140,6 +144,7 @@ async def publish_phase(
         strict = [s for s in fleet.streams if not s.tracked]
         rss_before = rss_peak = dep.rss()
         cpu, own, started = dep.cpu(), procstat.own_cpu_seconds(), time.monotonic()
+        kernel = dep.kernel_cpu()
         machine = procstat.machine_seconds()
         publisher.go()
         result = asyncio.ensure_future(publisher.result())
@@ -150,6 +155,7 @@ async def publish_phase(
         drained = await _drain(strict, base + count, opts.drain_seconds)
         elapsed = time.monotonic() - started
         cpu, own = dep.cpu() - cpu, procstat.own_cpu_seconds() - own
+        kernel = dep.kernel_cpu() - kernel
         busy, total = (now - then for now, then in zip(procstat.machine_seconds(), machine, strict=True))
         rss_peak = max(rss_peak, dep.rss())
     finally:
@@ -173,6 +179,7 @@ async def publish_phase(
         "heartbeat_deliveries": heartbeats,
         "deliveries_per_s": round((got + extra) / span),
         "server_cpu_us_per_delivery": _per(cpu, delivered + heartbeats, 1e6, 2),
+        "server_kernel_us_per_delivery": _per(kernel, delivered + heartbeats, 1e6, 2),
         "server_cpu_pct": round(cpu / elapsed * 100, 1),
         "latency_ms": summary_ms(fleet.latencies(sent, base)),
         "rss_before_kib": rss_before,

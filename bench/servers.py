@@ -71,6 +71,9 @@ class Server:
     def cpu(self) -> float:
         return procstat.cpu_seconds(self.pid)
 
+    def cpu_split(self) -> tuple[float, float]:
+        return procstat.cpu_split(self.pid)
+
     def rss(self) -> int:
         return procstat.rss_kib(self.pid)
 

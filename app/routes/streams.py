@@ -61,8 +61,11 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat, d
         task.uncancel()
     finally:
         subscriber.close(Closed.error)  # no-op unless an error ended the wait
-    if subscriber.closed.result() is Closed.shutdown and subscriber.writable:
+    reason = subscriber.closed.result()
+    if reason is Closed.shutdown and subscriber.writable:
         await send(_body(b"", more=False))
+    elif reason is Closed.overflow:
+        await subscriber.hang_up()
 
 
 def _start(status: int, headers: list[tuple[bytes, bytes]]) -> HTTPResponseStartEvent:
