@@ -115,6 +115,7 @@ class Subscriber:
         "closed",
         "conflated",
         "handler",
+        "ready",
     )
 
     def __init__(self, send: Send, receive: Receive | None, limit: int) -> None:
@@ -122,6 +123,8 @@ class Subscriber:
         awaits `receive()` itself (and set `handler`, so a close from our side wakes it)."""
         self._send = send
         self._wire: Wire | None = direct_wire(send, high_water=min(16_384, limit), send_buffer=limit)
+        self.ready = self._wire
+        """The wire while frames may go straight out (direct, nothing pending, open), else None."""
         self._limit = limit
         self._pending: dict[Hashable, bytes] = {}
         self._pending_bytes = 0
@@ -160,8 +163,14 @@ class Subscriber:
         elif wire.gone:
             self.close(Closed.disconnect)
         elif wire.write(batch.chunk):
-            self._busy = True
-            drive(wire.drain(), self._written)
+            self.backed_up()
+
+    def backed_up(self) -> None:
+        """The direct write left the transport past its high-water mark: hold frames until it drains."""
+        assert self._wire is not None
+        self._busy = True
+        self.ready = None
+        drive(self._wire.drain(), self._written)
 
     def close(self, reason: Closed) -> None:
         """End the subscription; the stream handler wakes and finishes the response."""
@@ -169,6 +178,7 @@ class Subscriber:
             return
         self._pending.clear()
         self._pending_bytes = 0
+        self.ready = None
         self.closed.set_result(reason)
         if self._receiving is not None:
             self._receiving.close()
@@ -219,7 +229,10 @@ class Subscriber:
             log.debug("send failed: %r", exc)
             self.close(Closed.error)
             return
-        if not self._pending or self.closed.done():
+        if self.closed.done():
+            return
+        self.ready = self._wire
+        if not self._pending:
             return
         body = b"".join(self._pending.values())
         self._pending.clear()
@@ -230,8 +243,7 @@ class Subscriber:
         elif wire.gone:
             self.close(Closed.disconnect)
         elif wire.write(http_chunk(body)):
-            self._busy = True
-            drive(wire.drain(), self._written)
+            self.backed_up()
 
     def _listen(self, receive: Receive) -> None:
         # The stream handler has read the GET's request message already, so receive() now
@@ -277,9 +289,20 @@ class Channel:
         subscriber.closed.add_done_callback(lambda _: self._subscribers.pop(subscriber, None))
 
     def broadcast(self, batch: Batch) -> None:
-        """Push `batch` to every subscriber, in subscription order."""
+        """Push `batch` to every subscriber, in subscription order.
+
+        This loop runs once per client per event, so the common case (a direct wire with
+        nothing pending) is inlined: a few attribute reads and one C call to the transport.
+        """
+        chunk = batch.chunk
         for subscriber in list(self._subscribers):
-            subscriber.push(batch)
+            wire = subscriber.ready
+            if wire is not None and not wire.cycle.disconnected:
+                wire.transport.write(chunk)
+                if wire.flow.write_paused:
+                    subscriber.backed_up()
+            else:
+                subscriber.push(batch)
 
     def close_all(self, reason: Closed) -> None:
         """End every subscription, as on shutdown."""

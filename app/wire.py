@@ -24,30 +24,32 @@ _UVICORN_HTTPTOOLS = "uvicorn.protocols.http.httptools_impl"
 class Wire:
     """The transport behind one streaming response, with uvicorn's view of its state."""
 
-    __slots__ = ("_cycle", "_flow", "_transport")
+    __slots__ = ("cycle", "flow", "transport")
 
     def __init__(self, cycle: Any) -> None:
-        self._cycle = cycle
-        self._transport = cycle.transport
-        self._flow = cycle.flow
+        # Public, so the broadcast loop reads them without a method call per client:
+        # `cycle.disconnected` (client gone), `transport.write(chunk)`, `flow.write_paused`.
+        self.cycle = cycle
+        self.transport = cycle.transport
+        self.flow = cycle.flow
 
     def write(self, chunk: bytes) -> bool:
         """Write a framed chunk (check `gone` first); True when the socket is now backed up."""
-        self._transport.write(chunk)
-        return bool(self._flow.write_paused)
+        self.transport.write(chunk)
+        return bool(self.flow.write_paused)
 
     def abort(self) -> None:
         """Drop the connection at once (a client past its buffer: nothing more can be sent)."""
-        self._transport.abort()
+        self.transport.abort()
 
     @property
     def gone(self) -> bool:
         """The client went away (uvicorn noticed the connection was lost)."""
-        return bool(self._cycle.disconnected)
+        return bool(self.cycle.disconnected)
 
     def drain(self) -> Awaitable[None]:
         """Resolves when the transport is below its low-water mark again, or the client left."""
-        drained: Awaitable[None] = self._flow.drain()
+        drained: Awaitable[None] = self.flow.drain()
         return drained
 
 
