@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -173,3 +174,45 @@ def test_silent_dead_connection_is_noticed_and_resumed(
         assert_same_document(page)
         page.close()
     browser_log.assert_clean()
+
+
+def test_page_resumes_across_a_restart_of_the_durable_server(
+    servers: ServerFactory, open_page: PageFactory, browser_log: BrowserLog, tmp_path: Path
+) -> None:
+    """SQLite keeps the state and the replay window: a page that lost its stream, then saw the
+    server restart, resumes with its last id and shows what it missed, without a reload."""
+    env = {"LIVEDASH_DB_PATH": str(tmp_path / "livedash.sqlite3")}
+    old = servers(env)
+    with CuttableProxy(old.port) as proxy:
+        with Ingest(old.url) as api:
+            api.metric("orders", 10)
+            api.activity("rendered")
+            page = open_page()
+            page.goto(proxy.url + "/")
+            expect_status(page, "live", timeout=LIVE_MS)
+            mark_document(page)
+            api.activity("live 1")
+            expect(feed_items(page).first.locator(".feed__message")).to_have_text("live 1", timeout=LIVE_MS)
+            browser_log.expect(SSE_ERROR_LOGGED, *stream_failure("net::ERR_INCOMPLETE_CHUNKED_ENCODING"))
+
+            proxy.set_mode(Mode.hold)  # the reconnection waits at the proxy until released
+            proxy.cut()
+            expect_status(page, "reconnecting", timeout=LIVE_MS)
+            api.activity("missed 1")
+            api.metric("orders", 11)
+        old.stop()
+        new = servers(env, port=old.port)
+        with Ingest(new.url) as api:
+            api.activity("after the restart")
+            proxy.release()
+            expect_status(page, "live", timeout=RECONNECT_MS)
+            expect(feed_items(page).first.locator(".feed__message")).to_have_text(
+                "after the restart", timeout=LIVE_MS
+            )
+            assert feed_messages(page) == ["after the restart", "missed 1", "live 1", "rendered"]
+            expect(card_value(page, "orders")).to_have_attribute("data-value", "11", timeout=LIVE_MS)
+            wait_processed(card(page, "orders"))
+            api.metric("orders", 12)
+            expect(card_value(page, "orders")).to_have_attribute("data-value", "12", timeout=LIVE_MS)
+        assert_same_document(page)
+        browser_log.assert_clean()
