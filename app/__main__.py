@@ -2,16 +2,40 @@
 
 Settings are checked here, before uvicorn starts any worker, so a bad one (or
 `WEB_CONCURRENCY` > 1 without Redis) is one clear line and exit status 2, not a supervisor
-restarting failing workers.
+restarting failing workers. The hub's storage is tried too (Redis answers, the SQLite file
+opens), so an unreachable Redis or a corrupt file is one line and exit status 3.
 """
 
 from __future__ import annotations
 
 import sys
 
+import redis
 import uvicorn
+from redis.exceptions import RedisError
 
 from app.settings import Settings, SettingsError
+from app.store import SqliteStore, StoreError
+
+STARTUP_FAILURE = 3
+
+
+def preflight(settings: Settings) -> str | None:
+    """Why the hub's storage cannot be used, or None when it can."""
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=2.0)
+        try:
+            client.ping()
+        except RedisError as exc:
+            return f"cannot reach Redis at LIVEDASH_REDIS_URL (or REDIS_URL): {exc}"
+        finally:
+            client.close()
+    elif settings.db_path:
+        try:
+            SqliteStore(settings.db_path, settings.replay_window).probe()
+        except StoreError as exc:
+            return str(exc)
+    return None
 
 
 def main() -> int:
@@ -21,6 +45,10 @@ def main() -> int:
     except SettingsError as exc:
         print(f"livedash: {exc}", file=sys.stderr)
         return 2
+    problem = preflight(settings)
+    if problem:
+        print(f"livedash: {problem}", file=sys.stderr)
+        return STARTUP_FAILURE
     workers = settings.web_concurrency
     print(
         f"livedash: serving on http://{settings.host}:{settings.port}"

@@ -31,7 +31,7 @@ from app.model import (
     MetricUpdated,
 )
 from app.render import Renderer
-from app.replay import ReplayRing
+from app.replay import ReplayRing, parse_id
 from app.settings import Settings
 from app.state import DashboardState, MetricValue, StateData
 from app.throttle import CardThrottle
@@ -81,6 +81,9 @@ class Dashboard:
         self.producer = False
         """This process runs the once-per-deployment producers (the demo source)."""
         self._held = asyncio.Event()
+        # For each held point, the card's value when it was accepted: if another process
+        # publishes the card meanwhile (Redis), the held point is older than that and is dropped.
+        self._held_basis: dict[str, MetricValue | None] = {}
         self._preamble = sse.preamble(settings.retry_ms)
         self._snapshot: Entry | None = None
         self.closing = False
@@ -149,14 +152,34 @@ class Dashboard:
         now = self.clock()
         facts = [MetricUpdated(p.name, float(p.value), now if p.ts is None else p.ts) for p in points]
         before = self.throttle.held(p.name for p in facts)
+        basis = {name: self._held_basis.get(name) for name in before}
         admitted = self.throttle.admit(facts, self.monotonic())
+        sent = {fact.name for fact in admitted}
+        for name in {fact.name for fact in facts} - sent:
+            self._held_basis[name] = self.state.metrics.get(name)
         if len(self.throttle):
             self._held.set()
         try:
             return await self.publish(admitted)
         except HubUnavailable:
             self.throttle.forget(facts, before)  # answered 503: none of this request may go out later
+            for name in {fact.name for fact in facts} - sent:
+                if name in basis:
+                    self._held_basis[name] = basis[name]
+                else:
+                    self._held_basis.pop(name, None)
             raise
+
+    def _still_newest(self, points: list[MetricUpdated]) -> list[MetricUpdated]:
+        """Held points whose card nobody else published since they were accepted."""
+        fresh = []
+        for point in points:
+            basis = self._held_basis.pop(point.name, None)
+            if self.state.metrics.get(point.name) is basis:
+                fresh.append(point)
+            else:
+                log.debug("held %s superseded by another process's newer value", point.name)
+        return fresh
 
     async def add_activity(self, item: ActivityIn) -> str:
         """Record one feed line."""
@@ -194,22 +217,37 @@ class Dashboard:
                 with contextlib.suppress(TimeoutError):  # a newly held card may be due sooner
                     await asyncio.wait_for(self._held.wait(), delay)
                 continue
-            points = self.throttle.due(self.monotonic())
+            points = self._still_newest(self.throttle.due(self.monotonic()))
             try:
                 await self.publish(points)
             except HubUnavailable as exc:
                 log.debug("held card updates wait for the hub: %s", exc)
-                self.throttle.hold_again(points)
+                self._hold_again(points)
                 await asyncio.sleep(0.5)
 
-    async def flush_throttle(self) -> None:
-        """Publish every held card update now (shutdown: the last value always arrives)."""
-        held = self.throttle.drain()
-        if held:
+    def _hold_again(self, points: list[MetricUpdated]) -> None:
+        for point in points:
+            self._held_basis.setdefault(point.name, self.state.metrics.get(point.name))
+        self.throttle.hold_again(points)
+
+    async def flush_throttle(self, patience: float = 3.0) -> None:
+        """Publish every held card update now (shutdown: the last value always arrives).
+
+        During a Redis outage, retry for `patience` seconds (inside the server's graceful
+        shutdown time); what still cannot go out is logged as lost, value by value.
+        """
+        held = self._still_newest(self.throttle.drain())
+        deadline = self.monotonic() + patience
+        while held:
             try:
                 await self.publish(held)
+                return
             except HubUnavailable as exc:
-                log.warning("%d held card updates not published: %s", len(held), exc)
+                if self.monotonic() >= deadline:
+                    lost = ", ".join(f"{p.name}={p.value!r}" for p in held)
+                    log.error("%d held card updates could not be recorded (%s): %s", len(held), exc, lost)
+                    return
+                await asyncio.sleep(0.25)
 
     # --- streams -----------------------------------------------------------------------
 
@@ -226,6 +264,11 @@ class Dashboard:
             subscriber.close(Closed.shutdown)
             return subscriber
         missed = self.ring.since(last_id) if last_id else None
+        if missed is None and last_id and _newer(last_id, self.state.version):
+            # Seen on another process that is ahead of this one (Redis): let ours catch up,
+            # rather than answer with an older snapshot and then repeat what the client has.
+            await self.hub.caught_up(last_id)
+            missed = None if subscriber.closed.done() else self.ring.since(last_id)
         if missed is None and last_id:
             past = await self.hub.older(last_id)
             if past is not None and not subscriber.closed.done():
@@ -279,6 +322,11 @@ class Dashboard:
     def subscriber_count(self) -> int:
         """Open streams in this process."""
         return sum(len(channel) for channel in self.channels.values())
+
+
+def _newer(event_id: str, than: str) -> bool:
+    key, other = parse_id(event_id), parse_id(than)
+    return key is not None and other is not None and key > other
 
 
 def _parts(entries: Sequence[Entry], fmt: StreamFormat) -> list[Part]:

@@ -74,6 +74,10 @@ class Hub(Protocol):
         """Events after `event_id` that the in-memory window no longer holds, if the backend can."""
         ...
 
+    async def caught_up(self, event_id: str) -> None:
+        """Return once this process has delivered `event_id` (or soon, if it never will)."""
+        ...
+
     @property
     def problem(self) -> str | None:
         """Why the hub is not ready (for /readyz), or None."""
@@ -121,6 +125,9 @@ class EmbeddedHub:
 
     async def older(self, event_id: str) -> list[Past] | None:
         return None  # the in-memory window is the whole window
+
+    async def caught_up(self, event_id: str) -> None:
+        return None  # events are delivered within `append`: nothing is ever on its way
 
     @property
     def problem(self) -> str | None:

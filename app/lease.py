@@ -43,10 +43,11 @@ class Lease:
         self._release = client.register_script(_RELEASE)
         self.held = False
         self._valid_until = 0.0
+        self._released = False
 
     async def run(self) -> None:
-        """Take, keep or wait for the lease until cancelled."""
-        while True:
+        """Take, keep or wait for the lease until cancelled or released."""
+        while not self._released:
             try:
                 if self.held:
                     ok = bool(await self._renew(keys=[self._key], args=[self._token, self._ms]))
@@ -57,6 +58,10 @@ class Lease:
             except RedisError as exc:
                 log.debug("lease %s: %s", self._key, exc)
                 ok = self.held and time.monotonic() < self._valid_until  # still ours until it lapses
+            if self._released:  # released while this attempt was on its way: give it back
+                if ok:
+                    await self._give_back()
+                return
             if ok != self.held:
                 self.held = ok
                 log.info("%s the lease %s", "took" if ok else "lost", self._key)
@@ -64,9 +69,13 @@ class Lease:
             await asyncio.sleep(self._ms / 3000)
 
     async def release(self) -> None:
-        """Give the lease up at once (shutdown), so another process need not wait for expiry."""
+        """Give the lease up for good (shutdown), so another process need not wait for expiry."""
+        self._released = True
         if self.held:
             self.held = False
             self._on_change(False)
-            with contextlib.suppress(RedisError):
-                await self._release(keys=[self._key], args=[self._token])
+            await self._give_back()
+
+    async def _give_back(self) -> None:
+        with contextlib.suppress(RedisError):
+            await self._release(keys=[self._key], args=[self._token])

@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
             root={"level": "INFO", "handlers": ["queue_listener"]},
             # Every 500 with its traceback; client errors and 503 (hub down: /readyz says why) without.
             log_exceptions="always",
-            disable_stack_trace={*range(400, 500), 503},
+            disable_stack_trace={*range(400, 500), HubUnavailable},
             formatters={"standard": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
         ),
     )

@@ -26,7 +26,9 @@ import msgspec
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.hub import HubUnavailable, Past, Record, Sink
 from app.model import ActivityAdded, AlertRaised, Fact, MetricUpdated
@@ -133,12 +135,13 @@ def _kind(fact: Fact) -> tuple[str, str]:
 
 
 def connect(url: str, timeout: float) -> aioredis.Redis:
-    """A client that fails fast (one retry, on a fresh connection) instead of hanging."""
+    """A client that fails fast instead of hanging, and never retries by itself: a retried
+    append that had already run would record the events twice."""
     return aioredis.Redis.from_url(
         url,
         socket_connect_timeout=2.0,
         socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )
 
@@ -200,6 +203,17 @@ class RedisHub:
             args.extend((*_kind(fact), _encode(fact)))
         try:
             raw = await self._append(keys=self._keys, args=args)
+        except (RedisTimeoutError, RedisConnectionError) as exc:
+            self._problem = f"redis: {exc}"
+            if isinstance(exc, RedisTimeoutError) or "connecting" not in str(exc):
+                # The script was sent: it may have run. Say so, rather than "not recorded".
+                raise HubUnavailable(
+                    f"event hub unavailable ({self._problem}); Redis did not confirm this request,"
+                    " so it may or may not have been recorded"
+                ) from exc
+            raise HubUnavailable(
+                f"event hub unavailable ({self._problem}); nothing of this request was recorded, retry"
+            ) from exc
         except RedisError as exc:
             self._problem = f"redis: {exc}"
             raise HubUnavailable(
@@ -208,6 +222,9 @@ class RedisHub:
         ids = [event_id.decode() for event_id in raw]
         await self._delivered(ids[-1])
         return ids
+
+    async def caught_up(self, event_id: str) -> None:
+        await self._delivered(event_id)
 
     async def _delivered(self, event_id: str) -> None:
         """Wait (briefly) until this process's reader has delivered `event_id`: read your writes."""
@@ -241,6 +258,10 @@ class RedisHub:
         while True:
             try:
                 if failed:
+                    await self._reader.ping()
+                    # Redis answers again: ingest may go on at once (the XREAD below blocks).
+                    await self._redis.connection_pool.disconnect()  # pooled connections died with it
+                    self._problem = None
                     await self._reseed_if_empty()
                 read = self._reader.xread({self._keys[0]: self._last}, count=READ_COUNT, block=BLOCK_MS)
                 reply: list[tuple[bytes, Rows]] | None = cast(Any, await read)

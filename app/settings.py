@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -125,7 +126,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return settings
 
     def check(self) -> None:
-        """Refuse combinations that would split the dashboard between processes."""
+        """Refuse a Redis URL redis-py cannot use, and combinations that would split the
+        dashboard between processes."""
+        if self.redis_url:
+            url = urlsplit(self.redis_url)
+            if url.scheme not in ("redis", "rediss", "unix") or not (url.hostname or url.path):
+                raise SettingsError(
+                    "LIVEDASH_REDIS_URL (or REDIS_URL): expected redis://[:password@]host[:port][/db],"
+                    " rediss://... or unix:///path.sock"
+                )
         if self.web_concurrency > 1 and not self.redis_url:
             raise SettingsError(
                 f"WEB_CONCURRENCY={self.web_concurrency}: several workers need a shared hub;"

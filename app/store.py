@@ -142,6 +142,20 @@ class SqliteStore:
         state = _state_decoder.decode(blob[0]) if blob else None
         return Stored(epoch, int(last_seq), state, entries)
 
+    def probe(self) -> None:
+        """Open, read and release the file at once (`python -m app` does, before uvicorn
+        starts), so a bad file is one clear line; `StoreError` says why it cannot be used."""
+        try:
+            self._open()
+        finally:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+            self._executor.shutdown(wait=False)
+
     # --- writing ---------------------------------------------------------------------
 
     def add(self, seq_entries: Sequence[tuple[int, Entry]], snapshot: Callable[[], StateData]) -> None:
