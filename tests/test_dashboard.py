@@ -379,3 +379,42 @@ async def test_a_redis_hub_with_a_problem_refuses_before_anything_is_held(
     assert len(dashboard.throttle) == 0 and dashboard.state.metrics == {}
     hub.kind = "memory"  # the embedded hub keeps working whatever its store says
     assert len(await dashboard.add_metrics([MetricPoint("cpu", 1.0)])) == 1
+
+
+class LaggingHub(EmbeddedHub):
+    """Commits at once but delivers later, like a Redis reader a little behind the stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_the_way: list[tuple[str, Fact]] = []
+        self.waited_for: list[str] = []
+
+    async def append(self, facts: Sequence[Fact]) -> list[str]:
+        sink = self._sink
+        assert sink is not None
+        records = [(f"{self._epoch}-{seq}", fact) for seq, fact in enumerate(facts, self._seq + 1)]
+        self._seq += len(records)
+        self.on_the_way += records
+        return [event_id for event_id, _ in records]
+
+    async def caught_up(self, event_id: str) -> None:
+        self.waited_for.append(event_id)
+        assert self._sink is not None
+        records, self.on_the_way = self.on_the_way, []
+        self._sink.deliver(records)
+
+
+@pytest.mark.anyio
+async def test_resume_with_an_id_this_process_has_not_delivered_yet_waits_instead_of_a_snapshot(
+    settings: Settings, renderer: Renderer
+) -> None:
+    """A client coming from a process that is ahead gets neither an older snapshot nor repeats."""
+    hub = LaggingHub()
+    dashboard = Dashboard(settings, renderer, hub)
+    await dashboard.start()
+    ids = [await dashboard.add_activity(ActivityIn(f"item {n}")) for n in range(5)]
+    assert dashboard.state.version != ids[-1]  # delivered nowhere yet
+    seen_elsewhere = ids[2]
+    sink = await subscribe(dashboard, StreamFormat.json, seen_elsewhere)
+    assert hub.waited_for == [seen_elsewhere]
+    assert [(e.event, e.id) for e in sink.events] == [("activity", ids[3]), ("activity", ids[4])]

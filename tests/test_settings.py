@@ -98,3 +98,14 @@ def test_db_path_chooses_between_sqlite_and_memory_only() -> None:
     """An empty `LIVEDASH_DB_PATH` is the documented way to keep nothing on disk."""
     assert make_hub(Settings.from_env({"LIVEDASH_DB_PATH": ""})).kind == "memory"
     assert make_hub(Settings.from_env({"LIVEDASH_DB_PATH": "elsewhere.sqlite3"})).kind == "sqlite"
+
+
+@pytest.mark.parametrize("url", ["foo", "localhost:6379", "http://cache:6379", "redis://"])
+def test_a_redis_url_redis_py_cannot_use_is_refused_naming_the_variable(url: str) -> None:
+    with pytest.raises(SettingsError, match="LIVEDASH_REDIS_URL"):
+        Settings.from_env({"REDIS_URL": url})
+
+
+@pytest.mark.parametrize("url", ["redis://cache:6379/0", "rediss://:secret@cache", "unix:///run/redis.sock"])
+def test_redis_urls_in_every_form_redis_py_takes_are_accepted(url: str) -> None:
+    assert Settings.from_env({"LIVEDASH_REDIS_URL": url}).redis_url == url
