@@ -30,6 +30,7 @@ Send = Callable[[Any], Awaitable[None]]
 Receive = Callable[[], Awaitable[Any]]
 Steps = Generator[Any, None, Any]
 Part = tuple[Hashable | None, bytes]
+_UNIQUE = itertools.count()  # keys for frames that are never conflated
 """One SSE frame and its conflation key: frames with the same key supersede each other."""
 
 
@@ -106,11 +107,11 @@ class Subscriber:
     __slots__ = (
         "_busy",
         "_limit",
+        "_channel",
         "_pending",
         "_pending_bytes",
         "_receiving",
         "_send",
-        "_unique",
         "_wire",
         "closed",
         "conflated",
@@ -126,9 +127,9 @@ class Subscriber:
         self.ready = self._wire
         """The wire while frames may go straight out (direct, nothing pending, open), else None."""
         self._limit = limit
-        self._pending: dict[Hashable, bytes] = {}
+        self._pending: dict[Hashable, bytes] | None = None  # made when first needed
         self._pending_bytes = 0
-        self._unique = itertools.count()
+        self._channel: Channel | None = None
         self._busy = False
         self.conflated = 0
         """Frames replaced by a newer one of the same card while this client lagged."""
@@ -176,9 +177,12 @@ class Subscriber:
         """End the subscription; the stream handler wakes and finishes the response."""
         if self.closed.done():
             return
-        self._pending.clear()
+        self._pending = None
         self._pending_bytes = 0
         self.ready = None
+        if self._channel is not None:
+            self._channel.discard(self)
+            self._channel = None
         self.closed.set_result(reason)
         if self._receiving is not None:
             self._receiving.close()
@@ -200,9 +204,11 @@ class Subscriber:
 
     def _hold(self, parts: Sequence[Part]) -> None:
         pending = self._pending
+        if pending is None:
+            pending = self._pending = {}
         for key, frame in parts:
             if key is None:
-                key = next(self._unique)
+                key = next(_UNIQUE)
             else:
                 old = pending.pop(key, None)  # re-inserted last: ids stay in order on the wire
                 if old is not None:
@@ -235,7 +241,7 @@ class Subscriber:
         if not self._pending:
             return
         body = b"".join(self._pending.values())
-        self._pending.clear()
+        self._pending = None
         self._pending_bytes = 0
         wire = self._wire
         if wire is None:
@@ -286,7 +292,11 @@ class Channel:
     def add(self, subscriber: Subscriber) -> None:
         """Start delivering to `subscriber`; it leaves again when its `closed` resolves."""
         self._subscribers[subscriber] = None
-        subscriber.closed.add_done_callback(lambda _: self._subscribers.pop(subscriber, None))
+        subscriber._channel = self
+
+    def discard(self, subscriber: Subscriber) -> None:
+        """Stop delivering to `subscriber` (it calls this when it closes)."""
+        self._subscribers.pop(subscriber, None)
 
     def broadcast(self, batch: Batch) -> None:
         """Push `batch` to every subscriber, in subscription order.
