@@ -86,6 +86,7 @@ class Dashboard:
         self._held_basis: dict[str, MetricValue | None] = {}
         self._preamble = sse.preamble(settings.retry_ms)
         self._snapshot: Entry | None = None
+        self._openings: dict[StreamFormat, tuple[str, Batch]] = {}
         self.closing = False
 
     async def start(self) -> None:
@@ -278,12 +279,22 @@ class Dashboard:
         if subscriber.closed.done():
             return subscriber
         if missed is None:
-            parts: list[Part] = [(None, getattr(self.snapshot(), fmt.value))]
+            subscriber.push(self._opening(fmt))
         else:
-            parts = _parts(missed, fmt)
-        subscriber.push(Batch([(None, self._preamble), *parts]))
+            subscriber.push(Batch([(None, self._preamble), *_parts(missed, fmt)]))
         self.channels[fmt].add(subscriber)
         return subscriber
+
+    def _opening(self, fmt: StreamFormat) -> Batch:
+        """Preamble and snapshot, framed once per state version for every client that needs it."""
+        snapshot = self.snapshot()
+        cached = self._openings.get(fmt)
+        if cached is None or cached[0] != snapshot.id:
+            cached = self._openings[fmt] = (
+                snapshot.id,
+                Batch([(None, self._preamble + getattr(snapshot, fmt.value))]),
+            )
+        return cached[1]
 
     def _encode_past(self, event: Past) -> Entry:
         fact = event.fact

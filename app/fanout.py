@@ -106,8 +106,8 @@ class Subscriber:
 
     __slots__ = (
         "_busy",
-        "_limit",
         "_channel",
+        "_limit",
         "_pending",
         "_pending_bytes",
         "_receiving",
