@@ -131,8 +131,6 @@ class Dashboard:
         """Commit `facts` through the hub, in order; returns their ids."""
         if not facts:
             return []
-        if self.hub.kind == "redis" and self.hub.problem:
-            raise HubUnavailable(f"event hub unavailable ({self.hub.problem}); nothing was recorded, retry")
         return await self.hub.append(facts)
 
     async def add_metrics(self, points: Sequence[MetricPoint]) -> list[str]:
@@ -148,8 +146,7 @@ class Dashboard:
                 f"at most {self.settings.max_metrics} metrics (LIVEDASH_MAX_METRICS);"
                 f" {len(new)} new name(s) in this batch, e.g. {min(new)!r}",
             )
-        if self.hub.kind == "redis" and self.hub.problem:
-            raise HubUnavailable(f"event hub unavailable ({self.hub.problem}); nothing was recorded, retry")
+        self.hub.check_accepting()  # before any point is held: a 503 must leave nothing behind
         now = self.clock()
         facts = [MetricUpdated(p.name, float(p.value), now if p.ts is None else p.ts) for p in points]
         before = self.throttle.held(p.name for p in facts)

@@ -158,12 +158,16 @@ class Subscriber:
             return
         if self.closed.done():
             return
+        self._out(batch.body, batch.chunk)
+
+    def _out(self, body: bytes, chunk: bytes) -> None:
+        """Write now: `chunk` (`body` framed) to a direct wire, else `body` through `send`."""
         wire = self._wire
         if wire is None:
-            self._write(batch.body)
+            self._write(body)
         elif wire.gone:
             self.close(Closed.disconnect)
-        elif wire.write(batch.chunk):
+        elif wire.write(chunk):
             self.backed_up()
 
     def backed_up(self) -> None:
@@ -243,13 +247,7 @@ class Subscriber:
         body = b"".join(self._pending.values())
         self._pending = None
         self._pending_bytes = 0
-        wire = self._wire
-        if wire is None:
-            self._write(body)
-        elif wire.gone:
-            self.close(Closed.disconnect)
-        elif wire.write(http_chunk(body)):
-            self.backed_up()
+        self._out(body, http_chunk(body))
 
     def _listen(self, receive: Receive) -> None:
         # The stream handler has read the GET's request message already, so receive() now

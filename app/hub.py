@@ -83,6 +83,10 @@ class Hub(Protocol):
         """Why the hub is not ready (for /readyz), or None."""
         ...
 
+    def check_accepting(self) -> None:
+        """Raise `HubUnavailable` when an append would fail now (so nothing is taken on)."""
+        ...
+
     def background(self) -> list[Coroutine[Any, Any, None]]:
         """Work to run for the app's lifetime (readers, writers)."""
         ...
@@ -107,7 +111,7 @@ class EmbeddedHub:
         if self._store is None:
             sink.restore(None, [], f"{self._epoch}-0")
             return
-        stored = await self._store.open()
+        stored = await self._store.open(sink.state_data)
         self._epoch, self._seq = stored.epoch, stored.last_seq
         first = stored.entries[0].id.partition("-")[2] if stored.entries else None
         origin = f"{self._epoch}-{int(first) - 1 if first else self._seq}"
@@ -120,7 +124,7 @@ class EmbeddedHub:
         self._seq += len(records)
         entries = self._sink.deliver(records)
         if self._store is not None:
-            self._store.add(list(enumerate(entries, start)), self._sink.state_data)
+            self._store.add(list(enumerate(entries, start)))
         return [event_id for event_id, _ in records]
 
     async def older(self, event_id: str) -> list[Past] | None:
@@ -132,6 +136,9 @@ class EmbeddedHub:
     @property
     def problem(self) -> str | None:
         return self._store.error if self._store else None
+
+    def check_accepting(self) -> None:
+        return None  # a failing disk write is retried from memory: events still go out
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
         return [self._store.run()] if self._store else []

@@ -197,28 +197,29 @@ class RedisHub:
         self._last = state.version or "0-0"
         sink.restore(state, [], self._last)
 
+    def check_accepting(self) -> None:
+        if self._problem:
+            raise HubUnavailable(f"event hub unavailable ({self._problem}); nothing was recorded, retry")
+
     async def append(self, facts: Sequence[Fact]) -> list[str]:
+        self.check_accepting()
         args: list[Any] = [self._window, self._feed_size]
         for fact in facts:
             args.extend((*_kind(fact), _encode(fact)))
         try:
             raw = await self._append(keys=self._keys, args=args)
-        except (RedisTimeoutError, RedisConnectionError) as exc:
-            self._problem = f"redis: {exc}"
-            if isinstance(exc, RedisTimeoutError) or "connecting" not in str(exc):
-                # The script was sent: it may have run. Say so, rather than "not recorded".
-                raise HubUnavailable(
-                    f"event hub unavailable ({self._problem}); Redis did not confirm this request,"
-                    " so it may or may not have been recorded"
-                ) from exc
-            raise HubUnavailable(
-                f"event hub unavailable ({self._problem}); nothing of this request was recorded, retry"
-            ) from exc
         except RedisError as exc:
             self._problem = f"redis: {exc}"
-            raise HubUnavailable(
-                f"event hub unavailable ({self._problem}); nothing of this request was recorded, retry"
-            ) from exc
+            sent = isinstance(exc, RedisTimeoutError) or (
+                isinstance(exc, RedisConnectionError) and "connecting" not in str(exc)
+            )
+            # A script that was sent may have run: say so, rather than "not recorded".
+            outcome = (
+                "Redis did not confirm this request, so it may or may not have been recorded"
+                if sent
+                else "nothing of this request was recorded, retry"
+            )
+            raise HubUnavailable(f"event hub unavailable ({self._problem}); {outcome}") from exc
         ids = [event_id.decode() for event_id in raw]
         await self._delivered(ids[-1])
         return ids

@@ -82,8 +82,12 @@ class SqliteStore:
 
     # --- start-up --------------------------------------------------------------------
 
-    async def open(self) -> Stored:
-        """Lock, open (or create) and read the file; `StoreError` says why it cannot."""
+    async def open(self, snapshot: Callable[[], StateData]) -> Stored:
+        """Lock, open (or create) and read the file; `StoreError` says why it cannot.
+
+        Each batch written stores the state `snapshot()` returns at that moment.
+        """
+        self._snapshot = snapshot
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._open)
 
     def _open(self) -> Stored:
@@ -158,10 +162,9 @@ class SqliteStore:
 
     # --- writing ---------------------------------------------------------------------
 
-    def add(self, seq_entries: Sequence[tuple[int, Entry]], snapshot: Callable[[], StateData]) -> None:
-        """Queue published events; the state is read from `snapshot()` when the batch is written."""
+    def add(self, seq_entries: Sequence[tuple[int, Entry]]) -> None:
+        """Queue published events; the state is snapshotted when the batch is written."""
         self._rows.extend((seq, entry.key, entry.html, entry.json) for seq, entry in seq_entries)
-        self._snapshot = snapshot
         self._dirty.set()
 
     async def run(self) -> None:

@@ -12,14 +12,13 @@ import httpx
 import pytest
 
 from tests.integration.helpers import (
-    HTML_NEW_ALERT,
-    HTML_NEW_METRIC,
-    HTML_RESOLVED_ALERT,
     HTML_STREAM,
     STREAMS,
     SSEStream,
+    assert_received,
     by_id,
     health,
+    ingest_each_kind,
     metric_values,
     open_stream,
     post_activity,
@@ -28,52 +27,8 @@ from tests.integration.helpers import (
     resolve_alert,
     unique,
 )
-from tests.support.sse_client import Event
 
 pytestmark = pytest.mark.anyio
-
-
-@dataclass
-class Sent:
-    """One ingested event: its id, its name on each stream, and a word its data must contain."""
-
-    id: str
-    names: dict[str, str]
-    token: str
-
-
-async def ingest_mixed(client: httpx.AsyncClient, count: int) -> list[Sent]:
-    """`count` events of every kind, one request each, in a known order."""
-    sent: list[Sent] = []
-    metric = alert_id = ""
-    for i in range(count):
-        kind = i % 5
-        if kind == 0:
-            metric = unique("gap")
-            event_id = await post_metric(client, metric, i)
-            sent.append(Sent(event_id, {"json": "metric-update", "html": HTML_NEW_METRIC}, metric))
-        elif kind == 1:
-            event_id = await post_metric(client, metric, i + 0.5)
-            sent.append(Sent(event_id, {"json": "metric-update", "html": f"metric-{metric}"}, metric))
-        elif kind == 2:
-            message = unique("line")
-            event_id = await post_activity(client, message)
-            sent.append(Sent(event_id, {"json": "activity", "html": "activity"}, message))
-        elif kind == 3:
-            alert_id = unique("alert")
-            event_id = await raise_alert(client, alert_id, "warning", "backlog")
-            sent.append(Sent(event_id, {"json": "alert", "html": HTML_NEW_ALERT}, alert_id))
-        else:
-            event_id = await resolve_alert(client, alert_id)
-            sent.append(Sent(event_id, {"json": "alert-resolved", "html": HTML_RESOLVED_ALERT}, alert_id))
-    return sent
-
-
-def assert_replayed(events: list[Event], sent: list[Sent], fmt: str) -> None:
-    assert [e.id for e in events] == [s.id for s in sent]
-    assert [e.event for e in events] == [s.names[fmt] for s in sent]
-    for event, s in zip(events, sent, strict=True):
-        assert s.token in event.data, (event, s)
 
 
 async def assert_live_next(client: httpx.AsyncClient, stream: SSEStream) -> None:
@@ -97,30 +52,30 @@ async def cut_after_some_events(client: httpx.AsyncClient, path: str) -> str:
 @pytest.mark.parametrize("fmt", ["html", "json"])
 async def test_resume_with_last_event_id_header(client: httpx.AsyncClient, fmt: str) -> None:
     last = await cut_after_some_events(client, STREAMS[fmt])
-    missed = await ingest_mixed(client, 20)
+    missed = await ingest_each_kind([client], 20)
     async with open_stream(client, STREAMS[fmt], headers={"Last-Event-ID": last}) as stream:
-        assert_replayed(await stream.take(20), missed, fmt)
+        assert_received(await stream.take(20), missed, fmt)
         await assert_live_next(client, stream)
 
 
 @pytest.mark.parametrize("fmt", ["html", "json"])
 async def test_resume_with_query_parameter(client: httpx.AsyncClient, fmt: str) -> None:
     last = await cut_after_some_events(client, STREAMS[fmt])
-    missed = await ingest_mixed(client, 20)
+    missed = await ingest_each_kind([client], 20)
     async with open_stream(client, STREAMS[fmt], params={"lastEventId": last}) as stream:
-        assert_replayed(await stream.take(20), missed, fmt)
+        assert_received(await stream.take(20), missed, fmt)
         await assert_live_next(client, stream)
 
 
 @pytest.mark.parametrize("fmt", ["html", "json"])
 async def test_header_wins_over_query_parameter(client: httpx.AsyncClient, fmt: str) -> None:
     older = await cut_after_some_events(client, STREAMS[fmt])
-    missed = await ingest_mixed(client, 5)
+    missed = await ingest_each_kind([client], 5)
     newer = missed[2].id
     async with open_stream(
         client, STREAMS[fmt], headers={"Last-Event-ID": older}, params={"lastEventId": newer}
     ) as stream:
-        assert_replayed(await stream.take(5), missed, fmt)
+        assert_received(await stream.take(5), missed, fmt)
         await assert_live_next(client, stream)
 
 
@@ -129,7 +84,7 @@ async def test_unknown_header_is_not_overridden_by_query_parameter(
     client: httpx.AsyncClient, fmt: str
 ) -> None:
     last = await cut_after_some_events(client, STREAMS[fmt])
-    await ingest_mixed(client, 2)
+    await ingest_each_kind([client], 2)
     async with open_stream(
         client, STREAMS[fmt], headers={"Last-Event-ID": "nonsense"}, params={"lastEventId": last}
     ) as stream:
@@ -148,13 +103,13 @@ async def test_page_render_to_connect_gap_is_replayed_exactly(client: httpx.Asyn
     assert url.startswith(HTML_STREAM + "?")
     assert f"lastEventId={rendered_at}" in url
 
-    after_render = await ingest_mixed(client, 7)
+    after_render = await ingest_each_kind([client], 7)
     async with client.stream("GET", url) as response:
         assert response.status_code == 200
         stream = SSEStream(response)
         events = await stream.take(7)
         assert "snapshot" not in [e.event for e in events]
-        assert_replayed(events, after_render, "html")
+        assert_received(events, after_render, "html")
         await assert_live_next(client, stream)
 
 
