@@ -43,8 +43,15 @@ def _num(value: Any, digits: int = 2, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def _at_most(value: Any, limit: float) -> bool | None:
-    return None if value is None else bool(value <= limit)
+def _ceiling(name: str, value: Any, digits: int, unit: str, limit: float) -> Check:
+    """A target of the form "at most `limit` `unit`" (no verdict when not measured)."""
+    verdict = None if value is None else bool(value <= limit)
+    return Check(name, _num(value, digits, unit), f"≤ {limit:g} {unit}", verdict)
+
+
+def _none(name: str, count: Any) -> Check:
+    """A target of the form "none of these" (lost events, for instance)."""
+    return Check(name, _num(count), "0", None if count is None else count == 0)
 
 
 def ratios(results: dict[str, Any]) -> dict[str, float | None]:
@@ -71,28 +78,11 @@ def checks(results: dict[str, Any]) -> list[Check]:
     if "livedash" in results["servers"]:
         steady = ld.get("steady", {})
         cpu = steady.get("server_cpu_us_per_delivery")
-        out.append(
-            Check(
-                "server CPU per delivery",
-                _num(cpu, 2, "µs"),
-                f"≤ {CPU_PER_DELIVERY_US:g} µs",
-                _at_most(cpu, CPU_PER_DELIVERY_US),
-            )
-        )
+        out.append(_ceiling("server CPU per delivery", cpu, 2, "µs", CPU_PER_DELIVERY_US))
         if "node" in results["servers"]:
-            r = ratio["cpu_per_delivery"]
-            out.append(
-                Check(
-                    "  ... livedash / node:http",
-                    _num(r, 2, "x"),
-                    f"≤ {CPU_VS_NODE:g} x",
-                    _at_most(r, CPU_VS_NODE),
-                )
-            )
+            out.append(_ceiling("  ... livedash / node:http", ratio["cpu_per_delivery"], 2, "x", CPU_VS_NODE))
         p99 = _get(steady, "latency_ms", "p99")
-        out.append(
-            Check("p99 ingest → client read", _num(p99, 1, "ms"), f"≤ {P99_MS:g} ms", _at_most(p99, P99_MS))
-        )
+        out.append(_ceiling("p99 ingest → client read", p99, 1, "ms", P99_MS))
         lost, extra = steady.get("lost"), steady.get("extra")
         out.append(
             Check(
@@ -103,32 +93,11 @@ def checks(results: dict[str, Any]) -> list[Check]:
             )
         )
         rss = _get(ld, "connect", "rss_kib_per_conn")
-        out.append(
-            Check(
-                "RSS per idle connection",
-                _num(rss, 2, "KiB"),
-                f"≤ {RSS_PER_CONN_KIB:g} KiB",
-                _at_most(rss, RSS_PER_CONN_KIB),
-            )
-        )
+        out.append(_ceiling("RSS per idle connection", rss, 2, "KiB", RSS_PER_CONN_KIB))
         conn = _get(ld, "connect", "server_cpu_ms_per_conn")
-        out.append(
-            Check(
-                "server CPU per connect",
-                _num(conn, 3, "ms"),
-                f"≤ {CONNECT_CPU_MS:g} ms",
-                _at_most(conn, CONNECT_CPU_MS),
-            )
-        )
+        out.append(_ceiling("server CPU per connect", conn, 3, "ms", CONNECT_CPU_MS))
         page_p50 = _get(ld, "page", "wall_ms", "p50")
-        out.append(
-            Check(
-                "first page p50 (24 cards, 50 items)",
-                _num(page_p50, 2, "ms"),
-                f"≤ {PAGE_P50_MS:g} ms",
-                _at_most(page_p50, PAGE_P50_MS),
-            )
-        )
+        out.append(_ceiling("first page p50 (24 cards, 50 items)", page_p50, 2, "ms", PAGE_P50_MS))
         rate, errors = _get(ld, "ingest", "points_per_s"), _get(ld, "ingest", "errors")
         ok = None if rate is None else bool(rate >= INGEST_POINTS_PER_S and not errors)
         out.append(
@@ -141,23 +110,15 @@ def checks(results: dict[str, Any]) -> list[Check]:
         )
         slow = ld.get("slow", {})
         r = slow.get("fast_p99_ratio")
-        out.append(
-            Check(
-                "stalled 10 %: others' p99 / all-fast",
-                _num(r, 2, "x"),
-                f"≤ {SLOW_P99_RATIO:g} x",
-                _at_most(r, SLOW_P99_RATIO),
-            )
-        )
-        lost = _get(slow, "fast", "lost")
-        out.append(Check("stalled 10 %: others lost", _num(lost), "0", None if lost is None else lost == 0))
+        out.append(_ceiling("stalled 10 %: others' p99 / all-fast", r, 2, "x", SLOW_P99_RATIO))
+        out.append(_none("stalled 10 %: others lost", _get(slow, "fast", "lost")))
         growth, bound = slow.get("rss_growth_kib"), slow.get("rss_bound_kib")
         out.append(
             Check(
                 "stalled 10 %: server RSS growth",
                 _num(growth, 0, "KiB"),
                 f"≤ {_num(bound, 0, 'KiB')}",
-                _at_most(growth, bound) if bound is not None else None,
+                None if growth is None or bound is None else bool(growth <= bound),
             )
         )
         owed, regressions = slow.get("owed_lost"), slow.get("regressions")
@@ -168,19 +129,10 @@ def checks(results: dict[str, Any]) -> list[Check]:
             )
         )
     if "node" in results["servers"]:
-        lost = _get(node, "steady", "lost")
-        out.append(
-            Check(
-                "node:http lost (sanity of the reference)",
-                _num(lost),
-                "0",
-                None if lost is None else lost == 0,
-            )
-        )
+        out.append(_none("node:http lost (sanity of the reference)", _get(node, "steady", "lost")))
     redis = results["servers"].get("livedash-redis")
     if redis is not None:
-        lost = _get(redis, "steady", "lost")
-        out.append(Check("redis backend: lost", _num(lost), "0", None if lost is None else lost == 0))
+        out.append(_none("redis backend: lost", _get(redis, "steady", "lost")))
     return out
 
 
