@@ -33,7 +33,7 @@ from app.routes.deps import provide_dashboard
 from app.routes.health import healthz, readyz
 from app.routes.ingest import ingest_router
 from app.routes.pages import index
-from app.routes.streams import StreamsFirst, html_stream, json_stream
+from app.routes.streams import StreamsFirst
 from app.settings import Settings, SettingsError
 from app.shutdown import on_termination
 from app.store import SqliteStore, StoreError
@@ -133,8 +133,6 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
             healthz,
             readyz,
             ingest_router,
-            html_stream,
-            json_stream,
             create_static_files_router(
                 "/static",
                 directories=[STATIC],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import parse_qs
 
-from litestar import Litestar, asgi
+from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
@@ -76,19 +76,10 @@ def _body(body: bytes, more: bool) -> HTTPResponseBodyEvent:
     return {"type": "http.response.body", "body": body, "more_body": more}
 
 
-@asgi("/dashboard/stream", copy_scope=False)
-async def html_stream(scope: Scope, receive: Receive, send: Send) -> None:
-    """HTML fragments named for the element that swaps them in (`sse-swap`)."""
-    await serve(scope, receive, send, StreamFormat.html, scope["app"].state.dashboard)
-
-
-@asgi("/api/dashboard/stream", copy_scope=False)
-async def json_stream(scope: Scope, receive: Receive, send: Send) -> None:
-    """JSON events for `curl -N` and programs: metric-update, activity, alert, alert-resolved."""
-    await serve(scope, receive, send, StreamFormat.json, scope["app"].state.dashboard)
-
-
-STREAM_PATHS = {"/dashboard/stream": StreamFormat.html, "/api/dashboard/stream": StreamFormat.json}
+STREAM_PATHS = {
+    "/dashboard/stream": StreamFormat.html,  # HTML fragments named for the element that swaps them in
+    "/api/dashboard/stream": StreamFormat.json,  # JSON events for `curl -N` and programs
+}
 
 
 class StreamsFirst:
@@ -96,8 +87,7 @@ class StreamsFirst:
 
     A stream is one long request per screen, so what the framework keeps per request (its
     middleware frames, scope state, a `send` wrapper) is kept ten thousand times over: about
-    3 KiB and 0.1 ms of CPU per connection, a quarter of the whole. The handlers above stay
-    registered in Litestar, which documents them and serves them if this shortcut is not used.
+    3 KiB and 0.1 ms of CPU per connection, a quarter of the whole.
     """
 
     def __init__(self, app: Litestar, dashboard: Dashboard) -> None:
