@@ -14,8 +14,8 @@ import redis
 import uvicorn
 from redis.exceptions import RedisError
 
+from app.hubs.sqlite import SqliteStore, StoreError
 from app.settings import Settings, SettingsError
-from app.store import SqliteStore, StoreError
 
 STARTUP_FAILURE = 3
 

@@ -23,21 +23,22 @@ from litestar.template import TemplateConfig
 from uvicorn.config import STARTUP_FAILURE
 
 from app import __version__
-from app.dashboard import Dashboard
-from app.demo import DemoSource
-from app.hub import EmbeddedHub, Hub, HubUnavailable
-from app.producers import Producers
-from app.redis_hub import RedisHub
-from app.render import STATIC, Renderer, make_environment
-from app.routes.deps import provide_dashboard
-from app.routes.health import healthz, readyz
-from app.routes.ingest import ingest_router
-from app.routes.pages import index
-from app.routes.streams import StreamsFirst
+from app.hubs.base import Hub, HubUnavailable
+from app.hubs.embedded import EmbeddedHub
+from app.hubs.redis import RedisHub
+from app.hubs.sqlite import SqliteStore, StoreError
+from app.producers.demo import DemoSource
+from app.producers.runner import Producers
+from app.service.dashboard import Dashboard
 from app.settings import Settings, SettingsError
-from app.shutdown import on_termination
-from app.store import SqliteStore, StoreError
-from app.validation import name_the_field
+from app.streaming.render import STATIC, Renderer, make_environment
+from app.web.asgi import StreamsFirst
+from app.web.routes.deps import provide_dashboard
+from app.web.routes.health import healthz, readyz
+from app.web.routes.ingest import ingest_router
+from app.web.routes.pages import index
+from app.web.shutdown import on_termination
+from app.web.validation import name_the_field
 
 log = logging.getLogger("livedash")
 
@@ -94,7 +95,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         log.info("demo source on (LIVEDASH_DEMO=0 turns it off)")
     work = [
         dashboard.run_heartbeats(),
-        dashboard.run_throttle(),
+        dashboard.throttle.run(),
         producers.run(),
         *dashboard.hub.background(),
     ]
@@ -102,15 +103,15 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
 
     def terminating() -> None:
-        loop.call_soon_threadsafe(dashboard.close_streams)
+        loop.call_soon_threadsafe(dashboard.streams.close_all)
 
     with on_termination(terminating):
         try:
             yield
         finally:
-            dashboard.close_streams()
+            dashboard.streams.close_all()
             await producers.stop()
-            await dashboard.flush_throttle()  # the last value of every card is recorded
+            await dashboard.throttle.flush()  # the last value of every card is recorded
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

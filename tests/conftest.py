@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.dashboard import Dashboard
-from app.render import Renderer, make_environment
+from app.service.dashboard import Dashboard
+from app.streaming.render import Renderer, make_environment
 from app.settings import Settings
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from app.auth import check_ingest, is_loopback
+from app.web.auth import check_ingest, is_loopback
 from app.settings import Settings
 
 OPEN = Settings(ingest_token="")

@@ -11,10 +11,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.dashboard import Dashboard, LimitReached, StreamFormat, UnknownAlert
-from app.hub import EmbeddedHub, HubUnavailable
-from app.model import ActivityIn, AlertIn, Fact, MetricPoint, Severity
-from app.render import Renderer
+from app.service.dashboard import Dashboard, LimitReached, StreamFormat, UnknownAlert
+from app.hubs.base import EmbeddedHub, HubUnavailable
+from app.domain.model import ActivityIn, AlertIn, Fact, MetricPoint, Severity
+from app.streaming.render import Renderer
 from app.settings import Settings
 from tests.support.sse_client import Event, Parser
 

@@ -5,10 +5,10 @@ import random
 import msgspec
 import pytest
 
-from app.dashboard import Dashboard
-from app.demo import DemoSource
-from app.model import MetricPoint
-from app.render import Renderer
+from app.service.dashboard import Dashboard
+from app.producers.demo import DemoSource
+from app.domain.model import MetricPoint
+from app.streaming.render import Renderer
 from app.settings import Settings
 
 DEMO_METRICS = {"page_views", "active_users", "signups", "revenue", "error_rate", "p95_latency_ms"}

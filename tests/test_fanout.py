@@ -10,8 +10,8 @@ import pytest
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from app import sse
-from app.fanout import Batch, Channel, Closed, Subscriber, drive, http_chunk
+from app.streaming import sse
+from app.streaming.fanout import Batch, Channel, Closed, Subscriber, drive, http_chunk
 from tests.support.sse_client import Parser
 
 

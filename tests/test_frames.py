@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from app.frames import FrameEncoder
-from app.model import ActivityAdded, AlertRaised, AlertResolved, Fact, Level, MetricUpdated, Severity
-from app.render import Renderer
-from app.state import MetricValue
+from app.streaming.frames import FrameEncoder
+from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, Level, MetricUpdated, Severity
+from app.streaming.render import Renderer
+from app.domain.state import MetricValue
 from tests.support.sse_client import Parser
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from app.dashboard import Dashboard, StreamFormat
-from app.hub import EmbeddedHub
-from app.model import ActivityIn, AlertIn, MetricPoint, MetricUpdated, Severity
-from app.render import Renderer
-from app.replay import id_key
+from app.service.dashboard import Dashboard, StreamFormat
+from app.hubs.base import EmbeddedHub
+from app.domain.model import ActivityIn, AlertIn, MetricPoint, MetricUpdated, Severity
+from app.streaming.render import Renderer
+from app.streaming.replay import id_key
 from app.settings import Settings
-from app.store import SqliteStore, StoreError
+from app.hubs.sqlite import SqliteStore, StoreError
 from tests.test_dashboard import Sink, subscribe
 
 

@@ -6,8 +6,8 @@ import msgspec
 import pytest
 from litestar.exceptions import ValidationException
 
-from app.model import ActivityIn, AlertIn, MetricPoint, Severity
-from app.validation import decode, describe, non_finite_path
+from app.domain.model import ActivityIn, AlertIn, MetricPoint, Severity
+from app.web.validation import decode, describe, non_finite_path
 
 
 def decode_points(raw: bytes) -> list[MetricPoint]:

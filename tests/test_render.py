@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.model import ActivityAdded, AlertRaised, Level, Severity
-from app.render import Renderer, label, pretty_number, raw_number, static_url
-from app.state import MetricValue
+from app.domain.model import ActivityAdded, AlertRaised, Level, Severity
+from app.streaming.render import Renderer, label, pretty_number, raw_number, static_url
+from app.domain.state import MetricValue
 
 
 @pytest.mark.parametrize(

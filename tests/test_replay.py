@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.frames import Entry
-from app.replay import IdError, ReplayRing, id_key, parse_id
+from app.streaming.frames import Entry
+from app.streaming.replay import IdError, ReplayRing, id_key, parse_id
 
 
 def entry(seq: int, epoch: int = 7) -> Entry:

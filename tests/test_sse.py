@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import sse
+from app.streaming import sse
 from tests.support.sse_client import Parser
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import msgspec
 
-from app.model import ActivityAdded, AlertRaised, AlertResolved, Level, MetricUpdated, Severity
-from app.state import DashboardState, MetricValue, StateData
+from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Level, MetricUpdated, Severity
+from app.domain.state import DashboardState, MetricValue, StateData
 
 
 def activity(key: str) -> ActivityAdded:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.model import MetricUpdated
-from app.throttle import CardThrottle
+from app.domain.model import MetricUpdated
+from app.service.throttle import CardThrottle
 
 
 def point(name: str, value: float) -> MetricUpdated:

@@ -8,7 +8,7 @@ from litestar import get
 from litestar.datastructures import CacheControlHeader
 from litestar.response import Template
 
-from app.dashboard import Dashboard
+from app.service.dashboard import Dashboard
 
 
 @get("/", cache_control=CacheControlHeader(no_store=True), sync_to_thread=False)

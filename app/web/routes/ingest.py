@@ -9,10 +9,11 @@ from litestar import Router, delete, post
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
-from app.auth import ingest_guard
-from app.dashboard import Dashboard, LimitReached, UnknownAlert
-from app.model import NAME_PATTERN, ActivityIn, AlertIn, MetricPoint
-from app.validation import bad_input, strict_body
+from app.domain.model import NAME_PATTERN, ActivityIn, AlertIn, MetricPoint
+from app.service.dashboard import Dashboard, UnknownAlert
+from app.service.limits import LimitReached
+from app.web.auth import ingest_guard
+from app.web.validation import bad_input, strict_body
 
 
 class Accepted(msgspec.Struct):

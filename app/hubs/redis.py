@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, cast
 
 import msgspec
@@ -30,10 +30,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.hub import HubUnavailable, Past, Record, Sink
-from app.model import ActivityAdded, AlertRaised, Fact, MetricUpdated
-from app.replay import parse_id
-from app.state import MetricValue, StateData
+from app.domain.events import Change, Event
+from app.domain.ids import parse_id
+from app.domain.model import ActivityAdded, AlertRaised, Fact, MetricUpdated
+from app.domain.state import MetricValue, StateData
+from app.hubs.base import HubUnavailable, Sink
+from app.hubs.lease import Lease
 
 log = logging.getLogger("livedash.redis")
 
@@ -168,6 +170,7 @@ class RedisHub:
                 "metric-order",
             )
         ]
+        self._prefix = prefix
         self._window = window
         self._feed_size = feed_size
         self._append = self._redis.register_script(_APPEND)
@@ -177,11 +180,6 @@ class RedisHub:
         self._last = "0-0"
         self._waiters: list[tuple[tuple[int, int], asyncio.Future[None]]] = []
         self._problem: str | None = None
-
-    @property
-    def client(self) -> aioredis.Redis:
-        """The command connection pool (the producer lease uses it too)."""
-        return self._redis
 
     @property
     def problem(self) -> str | None:
@@ -238,7 +236,7 @@ class RedisHub:
         with contextlib.suppress(TimeoutError):  # recorded in Redis all the same; delivered later
             await asyncio.wait_for(asyncio.shield(future), timeout=2.0)
 
-    async def older(self, event_id: str) -> list[Past] | None:
+    async def older(self, event_id: str) -> list[tuple[Event, Change]] | None:
         if parse_id(event_id) is None:
             return None
         events = self._keys[0]
@@ -282,11 +280,11 @@ class RedisHub:
 
     def _deliver(self, rows: Rows) -> None:
         assert self._sink is not None
-        records: list[Record] = [(event_id.decode(), _decode_fact(fields[b"f"])) for event_id, fields in rows]
-        if not records:
+        events = [Event(event_id.decode(), _decode_fact(fields[b"f"])) for event_id, fields in rows]
+        if not events:
             return
-        self._sink.deliver(records)
-        self._last = records[-1][0]
+        self._sink.deliver(events)
+        self._last = events[-1].id
         last = parse_id(self._last)
         assert last is not None
         still = []
@@ -318,6 +316,9 @@ class RedisHub:
         if await self._seed(keys=self._keys, args=args):
             log.warning("redis had no dashboard state; restored it from this process (at %s)", state.version)
 
+    def lease(self, name: str, seconds: float, on_change: Callable[[bool], None]) -> Lease:
+        return Lease(self._redis, f"{self._prefix}:lease:{name}", seconds, on_change)
+
     async def close(self) -> None:
         for future in (future for _, future in self._waiters):
             future.cancel()
@@ -325,13 +326,13 @@ class RedisHub:
         await self._redis.aclose()
 
 
-def _past(event_id: str, fields: dict[bytes, bytes]) -> Past:
+def _past(event_id: str, fields: dict[bytes, bytes]) -> tuple[Event, Change]:
     fact = _decode_fact(fields[b"f"])
     previous = None
     if fields.get(b"p"):
         old = _decode_fact(fields[b"p"])
         previous = old.value if isinstance(old, MetricUpdated) else None
-    return Past(event_id, fact, fields.get(b"c") == b"1", previous)
+    return Event(event_id, fact), Change(fields.get(b"c") == b"1", previous)
 
 
 def _state(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Response, get
 
-from app.dashboard import Dashboard
+from app.service.dashboard import Dashboard
 
 
 class Health(msgspec.Struct):
@@ -19,7 +19,7 @@ class Health(msgspec.Struct):
 @get("/healthz", sync_to_thread=False)
 def healthz(dashboard: Dashboard) -> Health:
     """200 while the process serves; with the newest event id and the open stream count."""
-    return Health("ok", dashboard.state.version, dashboard.subscriber_count)
+    return Health("ok", dashboard.state.version, len(dashboard.streams))
 
 
 class Ready(msgspec.Struct):

@@ -20,11 +20,6 @@ def preamble(retry_ms: int) -> bytes:
     return f": livedash\nretry: {int(retry_ms)}\n\n".encode()
 
 
-def comment(text: str) -> bytes:
-    """A comment frame; browsers ignore it, proxies see traffic."""
-    return "".join(f": {line}\n" for line in _LINE_BREAK.split(text)).encode() + b"\n"
-
-
 def _field(name: str, value: str) -> str:
     if _FORBIDDEN_IN_FIELD.search(value):
         raise ValueError(f"SSE {name} must not contain CR, LF or NUL: {value!r}")

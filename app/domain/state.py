@@ -6,7 +6,8 @@ from collections import deque
 
 import msgspec
 
-from app.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
+from app.domain.events import Change
+from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
 
 
 class MetricValue(msgspec.Struct, frozen=True):
@@ -41,7 +42,8 @@ class DashboardState:
     """Metrics by name, the newest feed items, and the open alerts.
 
     `apply` reports whether a fact created a new element (a card or a banner the page does
-    not have yet), because that decides which element the browser swaps it into.
+    not have yet), because that decides which element the browser swaps it into, and the
+    value a metric replaced, for its trend arrow.
     """
 
     def __init__(self, feed_size: int) -> None:
@@ -51,25 +53,25 @@ class DashboardState:
         self.version = ""
         self.updated_at = 0.0
 
-    def apply(self, fact: Fact) -> bool:
-        """Fold one fact in; True when it adds a card or a banner."""
-        self.updated_at = max(self.updated_at, fact.ts)
+    def apply(self, fact: Fact) -> Change:
+        """Fold one fact in; `TypeError` for a kind this fold does not know (never a guess)."""
         if isinstance(fact, MetricUpdated):
             old = self.metrics.get(fact.name)
-            self.metrics[fact.name] = MetricValue(
-                fact.name, fact.value, fact.ts, None if old is None else old.value
-            )
-            return old is None
-        if isinstance(fact, ActivityAdded):
+            previous = None if old is None else old.value
+            self.metrics[fact.name] = MetricValue(fact.name, fact.value, fact.ts, previous)
+            change = Change(old is None, previous)
+        elif isinstance(fact, ActivityAdded):
             self.feed.appendleft(fact)
-            return True
-        if isinstance(fact, AlertRaised):
-            new = fact.id not in self.alerts
+            change = Change(True)
+        elif isinstance(fact, AlertRaised):
+            change = Change(fact.id not in self.alerts)
             self.alerts[fact.id] = fact
-            return new
-        if isinstance(fact, AlertResolved):
-            return self.alerts.pop(fact.id, None) is not None
-        raise TypeError(f"unknown fact {fact!r}")
+        elif isinstance(fact, AlertResolved):
+            change = Change(self.alerts.pop(fact.id, None) is not None)
+        else:
+            raise TypeError(f"unknown fact {fact!r}")
+        self.updated_at = max(self.updated_at, fact.ts)
+        return change
 
     def to_data(self) -> StateData:
         """A copy that can be encoded (for the SQLite snapshot)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.datastructures import State
 
-from app.dashboard import Dashboard
+from app.service.dashboard import Dashboard
 
 
 def provide_dashboard(state: State) -> Dashboard:

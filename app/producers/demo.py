@@ -11,9 +11,9 @@ import logging
 import random
 from dataclasses import dataclass, field
 
-from app.dashboard import Dashboard
-from app.hub import HubUnavailable
-from app.model import ActivityIn, AlertIn, Level, MetricPoint, Severity
+from app.domain.model import ActivityIn, AlertIn, Level, MetricPoint, Severity
+from app.hubs.base import HubUnavailable
+from app.service.dashboard import Dashboard
 
 log = logging.getLogger("livedash.demo")
 

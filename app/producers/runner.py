@@ -11,9 +11,8 @@ import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from app.dashboard import Dashboard
-from app.lease import Lease
-from app.redis_hub import RedisHub
+from app.hubs.base import Lease
+from app.service.dashboard import Dashboard
 
 Producer = Callable[[], Coroutine[Any, Any, None]]
 
@@ -25,12 +24,9 @@ class Producers:
         self._dashboard = dashboard
         self._producers = producers
         self._tasks: list[asyncio.Task[None]] = []
-        self._lease: Lease | None = None
-        hub = dashboard.hub
-        if isinstance(hub, RedisHub):
-            settings = dashboard.settings
-            key = f"{settings.redis_prefix}:lease:producers"
-            self._lease = Lease(hub.client, key, settings.lease_seconds, self._switch)
+        self._lease: Lease | None = dashboard.hub.lease(
+            "producers", dashboard.settings.lease_seconds, self._switch
+        )
 
     async def run(self) -> None:
         """Run until cancelled: the producers directly, or whenever the lease is ours."""

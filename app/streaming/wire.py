@@ -7,9 +7,12 @@ and a message dict per call are most of what we would pay. Once the response has
 with chunked encoding, writing the same framed bytes to the transport ourselves is exactly
 what uvicorn would have done, and `send` still ends the response normally.
 
-Only uvicorn's httptools protocol is recognised (its cycle object is `send.__self__`, found
-through the closures of middleware that wrap `send` to watch the response start, as
-Litestar's exception middleware does); any other server gets `None` and the portable path.
+Only uvicorn's httptools protocol is recognised: `send` is then a bound method of its
+request-response cycle (`send.__self__`), which holds the transport. The streams reach the
+server's own `send` because `app.web.asgi.StreamsFirst` hands them to their handler before
+Litestar (or any middleware) can wrap it. Any other server gets `None` and the portable path.
+The attributes read here are uvicorn's private ones, which is why pyproject.toml gives uvicorn
+an upper bound and tests/streaming/test_wire.py fails if the pinned uvicorn stops offering them.
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ def direct_wire(send: Callable[..., Any], high_water: int, send_buffer: int) -> 
     the kernel's socket buffer, so the bytes a slow client can pin stay near the stream's own
     buffer limit.
     """
-    cycle = _find_cycle(send, depth=3)
-    if cycle is None:
+    cycle = getattr(send, "__self__", None)
+    if cycle is None or type(cycle).__module__ != _UVICORN_HTTPTOOLS:
         return None
     if not (getattr(cycle, "response_started", False) and getattr(cycle, "chunked_encoding", None) is True):
         return None
@@ -75,22 +78,3 @@ def direct_wire(send: Callable[..., Any], high_water: int, send_buffer: int) -> 
         # reading; capped, a lagging client backs up into our conflating buffer instead.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     return Wire(cycle)
-
-
-def _find_cycle(send: Any, depth: int) -> Any:
-    """uvicorn's request-response cycle behind `send`, looking through wrapping closures."""
-    owner = getattr(send, "__self__", None)
-    if owner is not None and type(owner).__module__ == _UVICORN_HTTPTOOLS:
-        return owner
-    if depth == 0:
-        return None
-    for cell in getattr(send, "__closure__", None) or ():
-        try:
-            inner = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-        if callable(inner):
-            found = _find_cycle(inner, depth - 1)
-            if found is not None:
-                return found
-    return None

@@ -1,7 +1,6 @@
 """The replay window every process keeps in memory: encoded events by id, for `Last-Event-ID`.
 
-Every backend produces ids shaped like Redis Stream ids, `<major>-<minor>`, ordered as a pair
-of integers. Whatever the backend, a resuming client is served from here when the window
+Whatever the backend, a resuming client is served from here when the window
 holds its id, so a reconnect costs no I/O; only older ids go back to the backend.
 """
 
@@ -9,33 +8,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from app.frames import Entry
-
-IdKey = tuple[int, int]
-_MAX_DIGITS = 19  # ids are two 64-bit numbers; anything longer is not one of ours
-
-
-class IdError(ValueError):
-    """Not an event id of ours."""
-
-
-def id_key(event_id: str) -> IdKey:
-    """`"1700000000000-7"` -> `(1700000000000, 7)`, for ordering; `IdError` if malformed."""
-    major, sep, minor = event_id.partition("-")
-    for part in (major, minor):
-        if not (part.isascii() and part.isdigit()) or len(part) > _MAX_DIGITS:
-            raise IdError(event_id)
-    if not sep:
-        raise IdError(event_id)
-    return int(major), int(minor)
-
-
-def parse_id(event_id: str) -> IdKey | None:
-    """`id_key`, or None for anything that is not an id."""
-    try:
-        return id_key(event_id)
-    except IdError:
-        return None
+from app.domain.events import Entry
+from app.domain.ids import IdKey, id_key, parse_id
 
 
 class ReplayRing:
@@ -45,7 +19,7 @@ class ReplayRing:
     """
 
     def __init__(self, size: int, origin: str) -> None:
-        self._size = size
+        self.size = size
         self._entries: list[Entry] = []
         self._keys: list[IdKey] = []
         self._start = 0  # entries before it are trimmed; compacted in bulk, not per append
@@ -63,10 +37,10 @@ class ReplayRing:
         """Keep `entry` (its id must be newer than every kept one)."""
         self._entries.append(entry)
         self._keys.append(id_key(entry.id))
-        if len(self) > self._size:
+        if len(self) > self.size:
             self.origin = self._entries[self._start].id
             self._start += 1
-            if self._start >= self._size:
+            if self._start >= self.size:
                 del self._entries[: self._start]
                 del self._keys[: self._start]
                 self._start = 0
@@ -82,7 +56,3 @@ class ReplayRing:
         if index == len(self._keys) or self._keys[index] != key:
             return None
         return self._entries[index + 1 :]
-
-    def entries(self) -> list[Entry]:
-        """Every kept entry, oldest first."""
-        return self._entries[self._start :]

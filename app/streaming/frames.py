@@ -10,25 +10,15 @@ receiver whose data is out-of-band swaps only.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
-from app import sse
-from app.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
-from app.render import Renderer, json_number
-from app.state import DashboardState, MetricValue
-
-
-class Entry(NamedTuple):
-    """One event as the hub keeps it: its id and the frame each stream sends."""
-
-    id: str
-    html: bytes
-    json: bytes
-    key: str | None = None
-    """Conflation key: a newer frame with the same key supersedes this one for a lagging client."""
-
+from app.domain.events import Change, Entry, Event
+from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
+from app.domain.state import DashboardState, MetricValue
+from app.streaming import sse
+from app.streaming.render import Renderer, json_number
 
 _json = msgspec.json.Encoder()
 
@@ -57,7 +47,9 @@ def fact_payload(fact: Fact) -> tuple[str, dict[str, Any]]:
             "message": fact.message,
             "ts": fact.ts,
         }
-    return "alert-resolved", {"id": fact.id, "ts": fact.ts}
+    if isinstance(fact, AlertResolved):
+        return "alert-resolved", {"id": fact.id, "ts": fact.ts}
+    raise TypeError(f"unknown fact {fact!r}")
 
 
 class FrameEncoder:
@@ -66,18 +58,21 @@ class FrameEncoder:
     def __init__(self, renderer: Renderer) -> None:
         self._render = renderer.render
 
-    def encode(self, event_id: str, fact: Fact, created: bool, metric: MetricValue | None) -> Entry:
-        """Frames for `fact`; `created` says it adds a card or banner, `metric` is the card's value."""
-        name, html = self._html(fact, created, metric)
-        event, payload = fact_payload(fact)
+    def encode(self, event: Event, change: Change) -> Entry:
+        """Both frames of `event`, whose `change` says whether it adds a card or banner."""
+        event_id, fact = event
+        name, html = self._html(fact, change)
+        json_name, payload = fact_payload(fact)
         # A card's later updates supersede each other; its first event adds the card, so it stays.
-        key = fact.name if isinstance(fact, MetricUpdated) and not created else None
+        key = fact.name if isinstance(fact, MetricUpdated) and not change.created else None
         return Entry(
-            event_id, sse.frame(html, event=name, id=event_id), _json_frame(event, event_id, payload), key
+            event_id, sse.frame(html, event=name, id=event_id), _json_frame(json_name, event_id, payload), key
         )
 
-    def _html(self, fact: Fact, created: bool, metric: MetricValue | None) -> tuple[str, str]:
+    def _html(self, fact: Fact, change: Change) -> tuple[str, str]:
+        created = change.created
         if isinstance(fact, MetricUpdated):
+            metric = MetricValue(fact.name, fact.value, fact.ts, change.previous)
             html = self._render("partials/metric_card.html", metric=metric)
             return ("new-metric" if created else f"metric-{fact.name}"), html
         if isinstance(fact, ActivityAdded):

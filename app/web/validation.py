@@ -18,7 +18,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import ValidationException
 
-from app.model import NAME_PATTERN
+from app.domain.model import NAME_PATTERN
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _NAME_RULE = f"Expected `str` matching regex {NAME_PATTERN!r}"

@@ -1,20 +1,22 @@
-"""The two event streams, as raw ASGI handlers.
+"""The stream handler, as raw ASGI: catch-up, then live events until either side ends it.
 
-They are ASGI rather than Litestar `Stream` responses so that the broadcaster can call this
-connection's `send` itself (see app/fanout.py): no generator, queue or task per client.
+It is ASGI rather than a Litestar `Stream` response so that the broadcaster can write to this
+connection itself (see app/streaming/fanout.py): no generator, queue or task per client.
+The handler awaits `receive()` itself: once the GET's request message is read, it returns
+only when the client goes away; a close from our side (shutdown, overflow) cancels the wait.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import parse_qs
 
-from litestar import Litestar
-from litestar.enums import ScopeType
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
-from app.dashboard import Dashboard, StreamFormat
-from app.fanout import Closed, is_request
+from app.service.dashboard import Dashboard
+from app.streaming.fanout import Closed
+from app.streaming.streams import StreamFormat
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -46,7 +48,7 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat, d
     if method == "HEAD":
         await send(_body(b"", more=False))
         return
-    subscriber = await dashboard.subscribe(fmt, send, None, last_event_id(scope))
+    subscriber = await dashboard.streams.subscribe(fmt, send, last_event_id(scope))
     subscriber.handler = asyncio.current_task()
     try:
         # Until the client leaves; a close from our side (shutdown, overflow) cancels the wait.
@@ -68,36 +70,14 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat, d
         await subscriber.hang_up()
 
 
+def is_request(message: Any) -> bool:
+    """A stray body chunk of the GET, as opposed to `http.disconnect`."""
+    return isinstance(message, dict) and message.get("type") == "http.request"
+
+
 def _start(status: int, headers: list[tuple[bytes, bytes]]) -> HTTPResponseStartEvent:
     return {"type": "http.response.start", "status": status, "headers": headers}
 
 
 def _body(body: bytes, more: bool) -> HTTPResponseBodyEvent:
     return {"type": "http.response.body", "body": body, "more_body": more}
-
-
-STREAM_PATHS = {
-    "/dashboard/stream": StreamFormat.html,  # HTML fragments named for the element that swaps them in
-    "/api/dashboard/stream": StreamFormat.json,  # JSON events for `curl -N` and programs
-}
-
-
-class StreamsFirst:
-    """The ASGI app uvicorn runs: stream requests go straight to `serve`, the rest to Litestar.
-
-    A stream is one long request per screen, so what the framework keeps per request (its
-    middleware frames, scope state, a `send` wrapper) is kept ten thousand times over: about
-    3 KiB and 0.1 ms of CPU per connection, a quarter of the whole.
-    """
-
-    def __init__(self, app: Litestar, dashboard: Dashboard) -> None:
-        self.app = app
-        self.dashboard = dashboard
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            fmt = STREAM_PATHS.get(scope["path"])
-            if fmt is not None:
-                await serve(scope, receive, send, fmt, self.dashboard)
-                return
-        await self.app(scope, receive, send)

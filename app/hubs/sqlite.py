@@ -32,8 +32,9 @@ from typing import IO, NamedTuple
 
 import msgspec
 
-from app.frames import Entry
-from app.state import StateData
+from app.domain.events import Entry
+from app.domain.ids import format_id
+from app.domain.state import StateData
 
 log = logging.getLogger("livedash.store")
 
@@ -140,7 +141,9 @@ class SqliteStore:
             "SELECT seq, key, html, json FROM events ORDER BY seq DESC LIMIT ?", (self._window,)
         ).fetchall()
         rows.reverse()
-        entries = [Entry(f"{epoch}-{seq}", bytes(html), bytes(json), key) for seq, key, html, json in rows]
+        entries = [
+            Entry(format_id(epoch, seq), bytes(html), bytes(json), key) for seq, key, html, json in rows
+        ]
         (last_seq,) = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         blob = db.execute("SELECT data FROM state WHERE id = 1").fetchone()
         state = _state_decoder.decode(blob[0]) if blob else None

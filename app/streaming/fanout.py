@@ -22,16 +22,15 @@ from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from app.wire import Wire, direct_wire
+from app.streaming.wire import Wire, direct_wire
 
 log = logging.getLogger("livedash.fanout")
 
 Send = Callable[[Any], Awaitable[None]]
-Receive = Callable[[], Awaitable[Any]]
 Steps = Generator[Any, None, Any]
 Part = tuple[Hashable | None, bytes]
-_UNIQUE = itertools.count()  # keys for frames that are never conflated
 """One SSE frame and its conflation key: frames with the same key supersede each other."""
+_UNIQUE = itertools.count()  # keys for frames that are never conflated
 
 
 class Closed(StrEnum):
@@ -110,7 +109,6 @@ class Subscriber:
         "_limit",
         "_pending",
         "_pending_bytes",
-        "_receiving",
         "_send",
         "_wire",
         "closed",
@@ -119,9 +117,9 @@ class Subscriber:
         "ready",
     )
 
-    def __init__(self, send: Send, receive: Receive | None, limit: int) -> None:
-        """`receive` is listened to for the client leaving; pass None when the stream handler
-        awaits `receive()` itself (and set `handler`, so a close from our side wakes it)."""
+    def __init__(self, send: Send, limit: int) -> None:
+        """The stream handler awaits `receive()` itself; it sets `handler`, so that a close
+        from our side (shutdown, overflow) wakes it."""
         self._send = send
         self._wire: Wire | None = direct_wire(send, high_water=min(16_384, limit), send_buffer=limit)
         self.ready = self._wire
@@ -134,11 +132,13 @@ class Subscriber:
         self.conflated = 0
         """Frames replaced by a newer one of the same card while this client lagged."""
         self.closed: asyncio.Future[Closed] = asyncio.get_running_loop().create_future()
-        self._receiving: Steps | None = None
         self.handler: asyncio.Task[Any] | None = None
         """The stream handler's task, cancelled when the server ends the subscription."""
-        if receive is not None:
-            self._listen(receive)
+
+    @property
+    def direct(self) -> bool:
+        """Frames go straight to uvicorn's transport (else through the ASGI `send`)."""
+        return self._wire is not None
 
     @property
     def writable(self) -> bool:
@@ -188,9 +188,6 @@ class Subscriber:
             self._channel.discard(self)
             self._channel = None
         self.closed.set_result(reason)
-        if self._receiving is not None:
-            self._receiving.close()
-            self._receiving = None
         if self.handler is not None and self.handler is not asyncio.current_task():
             self.handler.cancel()  # it waits in receive(): wake it to finish the response
 
@@ -249,39 +246,13 @@ class Subscriber:
         self._pending_bytes = 0
         self._out(body, http_chunk(body))
 
-    def _listen(self, receive: Receive) -> None:
-        # The stream handler has read the GET's request message already, so receive() now
-        # returns only when the client goes away. Driven without a task, like the sends.
-        waiting = True
-
-        def received(exc: BaseException | None, message: Any) -> None:
-            nonlocal waiting
-            waiting = False
-            if self.closed.done():
-                return
-            self._receiving = None
-            if exc is None and is_request(message):
-                self._listen(receive)  # a stray body chunk: keep listening
-            else:
-                self.close(Closed.disconnect)
-
-        steps = drive(receive(), received)
-        if waiting:
-            self._receiving = steps
-
-
-def is_request(message: Any) -> bool:
-    """A stray body chunk of the GET, as opposed to `http.disconnect`."""
-    return isinstance(message, dict) and message.get("type") == "http.request"
-
 
 class Channel:
     """The subscribers of one stream format; `broadcast` hands each the same bytes."""
 
-    __slots__ = ("_subscribers", "name")
+    __slots__ = ("_subscribers",)
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self) -> None:
         self._subscribers: dict[Subscriber, None] = {}
 
     def __len__(self) -> int:

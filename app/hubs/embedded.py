@@ -1,0 +1,71 @@
+"""The embedded hub, the default: one process numbers its events and delivers them at once.
+
+Ids are `<epoch>-<seq>`. With a `SqliteStore` every delivered event is also kept on disk,
+with the state, so a restart resumes where it was and ids keep increasing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from app.domain.events import Change, Event
+from app.domain.ids import format_id, id_key
+from app.domain.model import Fact
+from app.hubs.base import Lease, Sink
+from app.hubs.sqlite import SqliteStore
+
+
+class EmbeddedHub:
+    """Ids `<epoch>-<seq>` from a counter in this process; optionally persisted in SQLite."""
+
+    def __init__(self, store: SqliteStore | None = None, epoch: int | None = None) -> None:
+        self._store = store
+        self.kind = "sqlite" if store else "memory"
+        self._epoch = epoch if epoch is not None else time.time_ns() // 1_000_000
+        self._seq = 0
+        self._sink: Sink | None = None
+
+    async def start(self, sink: Sink) -> None:
+        self._sink = sink
+        if self._store is None:
+            sink.restore(None, [], format_id(self._epoch, 0))
+            return
+        stored = await self._store.open(sink.state_data)
+        self._epoch, self._seq = stored.epoch, stored.last_seq
+        before_first = id_key(stored.entries[0].id)[1] - 1 if stored.entries else self._seq
+        sink.restore(stored.state, stored.entries, format_id(self._epoch, before_first))
+
+    async def append(self, facts: Sequence[Fact]) -> list[str]:
+        assert self._sink is not None, "start() first"
+        start = self._seq + 1
+        events = [Event(format_id(self._epoch, seq), fact) for seq, fact in enumerate(facts, start)]
+        self._seq += len(events)
+        entries = self._sink.deliver(events)
+        if self._store is not None:
+            self._store.add(list(enumerate(entries, start)))
+        return [event.id for event in events]
+
+    async def older(self, event_id: str) -> list[tuple[Event, Change]] | None:
+        return None  # the in-memory window is the whole window
+
+    async def caught_up(self, event_id: str) -> None:
+        return None  # events are delivered within `append`: nothing is ever on its way
+
+    @property
+    def problem(self) -> str | None:
+        return self._store.error if self._store else None
+
+    def check_accepting(self) -> None:
+        return None  # a failing disk write is retried from memory: events still go out
+
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._store.run()] if self._store else []
+
+    def lease(self, name: str, seconds: float, on_change: Callable[[bool], None]) -> Lease | None:
+        return None  # one process per hub: it runs everything itself
+
+    async def close(self) -> None:
+        if self._store is not None:
+            await self._store.close()
