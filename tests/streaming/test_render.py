@@ -1,10 +1,12 @@
+"""Formatting helpers and partials: what templates may show, and that user text is escaped."""
+
 from __future__ import annotations
 
 import pytest
 
 from app.domain.model import ActivityAdded, AlertRaised, Level, Severity
-from app.streaming.render import Renderer, label, pretty_number, raw_number, static_url
 from app.domain.state import MetricValue
+from app.streaming.render import Renderer, label, pretty_number, raw_number, static_url
 
 
 @pytest.mark.parametrize(
@@ -20,12 +22,12 @@ from app.domain.state import MetricValue
         (1.7e308, "1.7e+308", "1.7e+308"),
     ],
 )
-def test_number_formats(value: float, raw: str, pretty: str) -> None:
+def test_numbers_read_raw_as_data_and_pretty_on_the_card(value: float, raw: str, pretty: str) -> None:
     assert raw_number(value) == raw
     assert pretty_number(value) == pretty
 
 
-def test_label() -> None:
+def test_label_turns_a_metric_name_into_words() -> None:
     assert label("p95_latency_ms") == "P95 latency ms"
     assert label("api.requests-total") == "Api requests total"
 
@@ -48,7 +50,7 @@ def test_partials_escape_everything_a_user_sends(renderer: Renderer) -> None:
     assert 'id="alert-a1"' in html and "critical" in html and 'role="alert"' in html
 
 
-def test_metric_card_dom_contract(renderer: Renderer) -> None:
+def test_metric_card_carries_the_id_value_swap_name_and_trend_the_page_uses(renderer: Renderer) -> None:
     html = renderer.render("partials/metric_card.html", metric=MetricValue("cpu", 0.25, 0.0, 0.5))
     assert 'id="metric-cpu"' in html
     assert 'data-value="0.25"' in html
