@@ -49,7 +49,7 @@ format: $(VENV)/.dev-stamp
 test: $(VENV)/.dev-stamp chromium redis-server check
 	$(BIN)/pytest
 
-# The fan-out benchmark (issue 3): livedash and a node:http reference under 10,000 SSE
+# The fan-out benchmark: livedash and a node:http reference under 10,000 SSE
 # clients, about 3 minutes. `$(BIN)/python -m bench --help` for smaller runs.
 bench: $(VENV)/.dev-stamp
 	$(BIN)/python -m bench

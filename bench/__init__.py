@@ -1,4 +1,4 @@
-"""The fan-out benchmark of issue 3: livedash against a node:http reference, in one run.
+"""The fan-out benchmark: livedash against a node:http reference, in one run.
 
 `python -m bench` (or `make bench`) starts the servers itself, drives them with a load
 client of our own on loopback, prints a table of figures against their targets and writes

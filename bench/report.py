@@ -1,4 +1,4 @@
-"""Targets (issue 3) checked against a run's figures, and the table a person reads."""
+"""The fan-out targets checked against a run's figures, and the table a person reads."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
 
 
 def checks(results: dict[str, Any]) -> list[Check]:
-    """Every target of issue 3 that this run measured, with its verdict."""
+    """Every fan-out target that this run measured, with its verdict."""
     ld = results["servers"].get("livedash", {})
     node = results["servers"].get("node", {})
     ratio = ratios(results)
@@ -298,7 +298,7 @@ def table(results: dict[str, Any]) -> str:
         lines += ["", "server log warnings and errors (count, message):"]
         for name, counts in problems.items():
             lines += [f"  {name}: {n} x {message}" for message, n in list(counts.items())[:6]]
-    lines += ["", "targets (issue 3):"]
+    lines += ["", "fan-out targets:"]
     for check in checks(results):
         verdict = {True: "PASS", False: "FAIL", None: "n/a "}[check.ok]
         lines.append(f"  {verdict}  {check.figure:<40}{check.value:>22}   target {check.target}")

@@ -26,10 +26,10 @@ HTML_STREAM = "/dashboard/stream"
 JSON_STREAM = "/api/dashboard/stream"
 STREAMS = {"html": HTML_STREAM, "json": JSON_STREAM}
 
-# HTML event names for containers. The issue named them `metric-new`, `alert` and
-# `alert-resolved`, but a metric called `new` or an alert called `resolved` then collides with
-# them (`metric-<name>` / `alert-<id>` are a card's or a banner's own events), so the app names
-# them with a leading word instead (commit 1de7147); test_stream_protocol.py checks the collision.
+# HTML event names for containers. A card's and a banner's own events are `metric-<name>` and
+# `alert-<id>`, so container events that began with `metric-` or `alert-` would collide with a
+# metric called `new` or an alert called `resolved`; they begin with another word instead.
+# test_stream_protocol.py checks that such names keep their own events.
 HTML_NEW_METRIC = "new-metric"
 HTML_NEW_ALERT = "new-alert"
 HTML_RESOLVED_ALERT = "resolved-alert"
