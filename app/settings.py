@@ -118,10 +118,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             key = PREFIX + field.name.upper()
             if key in env:
                 raw[field.name], source[field.name] = env[key], key
-        try:
-            settings = msgspec.convert(raw, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            raise SettingsError(_name_env_var(str(exc), source)) from None
+        types = {field.name: field.type for field in msgspec.structs.fields(cls)}
+        for name, value in raw.items():
+            # One field at a time, so the error names the variable without reading msgspec's text.
+            try:
+                msgspec.convert(value, types[name], strict=False)
+            except msgspec.ValidationError as exc:
+                raise SettingsError(f"{source[name]}: {exc}") from None
+        settings = msgspec.convert(raw, cls, strict=False)
         settings.check()
         return settings
 
@@ -140,12 +144,3 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 f"WEB_CONCURRENCY={self.web_concurrency}: several workers need a shared hub;"
                 " set LIVEDASH_REDIS_URL (or REDIS_URL), or run one worker"
             )
-
-
-def _name_env_var(message: str, source: Mapping[str, str]) -> str:
-    """Turn msgspec's "at `$.feed_size`" into the variable the operator actually set."""
-    head, sep, path = message.rpartition(" - at `$.")
-    if not sep:
-        return f"invalid setting: {message}"
-    field = path.rstrip("`")
-    return f"{source.get(field, PREFIX + field.upper())}: {head}"

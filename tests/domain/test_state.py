@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-import msgspec
+from typing import cast
 
-from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Level, MetricUpdated, Severity
+import msgspec
+import pytest
+
+from app.domain.events import Change
+from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, Level, MetricUpdated, Severity
 from app.domain.state import DashboardState, MetricValue, StateData
 
 
@@ -12,13 +16,22 @@ def activity(key: str) -> ActivityAdded:
 
 def test_first_value_creates_a_card_and_later_ones_update_it() -> None:
     state = DashboardState(feed_size=5)
-    assert state.apply(MetricUpdated("cpu", 10.0, 1.0)) is True
-    assert state.apply(MetricUpdated("cpu", 12.0, 2.0)) is False
+    assert state.apply(MetricUpdated("cpu", 10.0, 1.0)) == Change(created=True, previous=None)
+    assert state.apply(MetricUpdated("cpu", 12.0, 2.0)) == Change(created=False, previous=10.0)
     metric = state.metrics["cpu"]
     assert (metric.value, metric.previous, metric.trend) == (12.0, 10.0, "up")
     state.apply(MetricUpdated("cpu", 3.0, 3.0))
     assert state.metrics["cpu"].trend == "down"
     assert state.updated_at == 3.0
+
+
+def test_an_unknown_fact_is_refused_and_changes_nothing() -> None:
+    state = DashboardState(feed_size=3)
+    state.apply(MetricUpdated("cpu", 1.0, 5.0))
+    before = state.to_data()
+    with pytest.raises(TypeError, match="unknown fact"):
+        state.apply(cast(Fact, "not a fact"))
+    assert state.to_data() == before
 
 
 def test_feed_is_newest_first_and_capped() -> None:
@@ -30,15 +43,15 @@ def test_feed_is_newest_first_and_capped() -> None:
 
 def test_alerts_open_replace_and_resolve() -> None:
     state = DashboardState(feed_size=3)
-    assert state.apply(AlertRaised("db", Severity.warning, "slow", None, 1.0)) is True
-    assert state.apply(AlertRaised("api", Severity.info, "note", None, 2.0)) is True
-    assert state.apply(AlertRaised("db", Severity.critical, "down", None, 3.0)) is False
+    assert state.apply(AlertRaised("db", Severity.warning, "slow", None, 1.0)) == Change(True)
+    assert state.apply(AlertRaised("api", Severity.info, "note", None, 2.0)) == Change(True)
+    assert state.apply(AlertRaised("db", Severity.critical, "down", None, 3.0)) == Change(False)
     assert [(a.id, a.severity) for a in state.open_alerts()] == [
         ("api", Severity.info),
         ("db", Severity.critical),
     ]
-    assert state.apply(AlertResolved("db", 4.0)) is True
-    assert state.apply(AlertResolved("db", 5.0)) is False
+    assert state.apply(AlertResolved("db", 4.0)) == Change(True)
+    assert state.apply(AlertResolved("db", 5.0)) == Change(False)
     assert [a.id for a in state.open_alerts()] == ["api"]
 
 

@@ -5,11 +5,11 @@ import random
 import msgspec
 import pytest
 
-from app.service.dashboard import Dashboard
-from app.producers.demo import DemoSource
 from app.domain.model import MetricPoint
-from app.streaming.render import Renderer
+from app.producers.demo import DemoSource
+from app.service.dashboard import Dashboard
 from app.settings import Settings
+from app.streaming.render import Renderer
 
 DEMO_METRICS = {"page_views", "active_users", "signups", "revenue", "error_rate", "p95_latency_ms"}
 
@@ -22,7 +22,7 @@ async def test_demo_publishes_every_metric_each_tick_and_alerts_resolve(dashboar
         before = set(dashboard.state.alerts)
         version = dashboard.state.version
         await demo.step()
-        missed = dashboard.ring.since(version)
+        missed = dashboard.streams.ring.since(version)
         assert missed is not None and len(missed) >= len(DEMO_METRICS), tick  # every card, every tick
         after = set(dashboard.state.alerts)
         raised += len(after - before)
@@ -48,7 +48,7 @@ async def test_demo_goes_through_the_throttle_like_any_producer(
     await demo.step()
     assert dashboard.state.metrics == first
     assert len(dashboard.throttle) == len(DEMO_METRICS)
-    await dashboard.flush_throttle()
+    await dashboard.throttle.flush()
     assert dashboard.state.metrics["page_views"].value > first["page_views"].value
 
 

@@ -11,50 +11,43 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.service.dashboard import Dashboard, LimitReached, StreamFormat, UnknownAlert
-from app.hubs.base import EmbeddedHub, HubUnavailable
+from app.domain.events import Event
+from app.domain.ids import format_id
 from app.domain.model import ActivityIn, AlertIn, Fact, MetricPoint, Severity
-from app.streaming.render import Renderer
+from app.hubs.base import HubUnavailable
+from app.hubs.embedded import EmbeddedHub
+from app.service.dashboard import Dashboard, UnknownAlert
+from app.service.limits import LimitReached
 from app.settings import Settings
-from tests.support.sse_client import Event, Parser
+from app.streaming.fanout import Closed
+from app.streaming.render import Renderer
+from app.streaming.streams import StreamFormat
+from tests.support.fakes import Clock, FakeConnection
+from tests.support.sse_client import Parser
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.parser = Parser()
-        self.events: list[Event] = []
-        self.gone: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.events += self.parser.feed(message["body"].decode())
-
-    async def receive(self) -> dict[str, Any]:
-        return await self.gone
+async def subscribe(dashboard: Dashboard, fmt: StreamFormat, last_id: str | None) -> FakeConnection:
+    conn = FakeConnection()
+    await dashboard.streams.subscribe(fmt, conn.send, last_id)
+    return conn
 
 
-async def subscribe(dashboard: Dashboard, fmt: StreamFormat, last_id: str | None) -> Sink:
-    sink = Sink()
-    await dashboard.subscribe(fmt, sink.send, sink.receive, last_id)
-    return sink
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+def retry_of(conn: FakeConnection) -> int | None:
+    """The `retry:` the stream asked for (the parser keeps the last one)."""
+    parser = Parser()
+    parser.feed(conn.data.decode())
+    return parser.retry
 
 
 class FlakyHub(EmbeddedHub):
     """The embedded hub, but refusing appends while `down` (as Redis does in an outage)."""
 
     down = False
+    refused = 0
 
     async def append(self, facts: Sequence[Fact]) -> list[str]:
         if self.down:
+            self.refused += 1
             raise HubUnavailable("down for the test")
         return await super().append(facts)
 
@@ -72,7 +65,7 @@ async def test_start_gives_the_memory_hub_an_origin_to_resume_from(dashboard: Da
     """Before any event a page is at the ring's origin, and a stream resumed there misses nothing."""
     assert dashboard.hub.kind == "memory"
     origin = dashboard.state.version
-    assert origin.endswith("-0") and dashboard.ring.origin == origin
+    assert origin.endswith("-0") and dashboard.streams.ring.origin == origin
     sink = await subscribe(dashboard, StreamFormat.json, origin)
     assert sink.events == []
     [first] = await dashboard.add_metrics([MetricPoint("a", 1.0)])
@@ -88,7 +81,7 @@ async def test_metric_events_name_the_element_they_swap(dashboard: Dashboard) ->
     assert [e.event for e in sink.events] == ["new-metric", "metric-cpu"]
     assert 'id="metric-cpu"' in sink.events[1].data
     assert 'data-value="2.5"' in sink.events[1].data
-    assert sink.parser.retry == dashboard.settings.retry_ms
+    assert retry_of(sink) == dashboard.settings.retry_ms
 
 
 @pytest.mark.anyio
@@ -114,7 +107,7 @@ async def test_ingest_returns_the_ids_the_streams_carry(dashboard: Dashboard) ->
     ids.append(await dashboard.raise_alert(AlertIn("x", Severity.info, "x")))
     ids.append(await dashboard.resolve_alert("x"))
     assert [e.id for e in sink.events] == ids
-    assert dashboard.state.version == ids[-1] == dashboard.ring.last_id
+    assert dashboard.state.version == ids[-1] == dashboard.streams.ring.last_id
 
 
 @pytest.mark.anyio
@@ -149,8 +142,8 @@ async def test_resume_replays_exactly_what_was_missed(dashboard: Dashboard) -> N
 @pytest.mark.anyio
 async def test_resume_from_the_newest_id_sends_nothing_but_live_events(dashboard: Dashboard) -> None:
     await dashboard.add_metrics([MetricPoint("a", 1.0)])
-    sink = await subscribe(dashboard, StreamFormat.html, dashboard.ring.last_id)
-    assert sink.events == [] and sink.parser.retry == dashboard.settings.retry_ms
+    sink = await subscribe(dashboard, StreamFormat.html, dashboard.streams.ring.last_id)
+    assert sink.events == [] and retry_of(sink) == dashboard.settings.retry_ms
     await dashboard.add_metrics([MetricPoint("a", 2.0)])
     assert [e.event for e in sink.events] == ["metric-a"]
 
@@ -160,7 +153,7 @@ async def test_an_id_older_than_the_window_gets_a_snapshot(dashboard: Dashboard)
     first = (await dashboard.add_metrics([MetricPoint("a", 0.0)]))[0]
     for i in range(dashboard.settings.replay_window + 1):
         await dashboard.add_metrics([MetricPoint("a", float(i))])
-    assert dashboard.ring.since(first) is None
+    assert dashboard.streams.ring.since(first) is None
     sink = await subscribe(dashboard, StreamFormat.json, first)
     assert [e.event for e in sink.events] == ["snapshot"]
     assert sink.events[0].id == dashboard.state.version
@@ -188,10 +181,10 @@ async def test_unknown_or_missing_id_gets_a_snapshot_first(dashboard: Dashboard)
 @pytest.mark.anyio
 async def test_snapshot_is_encoded_once_per_version(dashboard: Dashboard) -> None:
     await dashboard.add_metrics([MetricPoint("a", 7.0)])
-    assert dashboard.snapshot() is dashboard.snapshot()
-    first = dashboard.snapshot()
+    assert dashboard.streams.snapshot() is dashboard.streams.snapshot()
+    first = dashboard.streams.snapshot()
     await dashboard.add_metrics([MetricPoint("a", 8.0)])
-    assert dashboard.snapshot() is not first
+    assert dashboard.streams.snapshot() is not first
 
 
 @pytest.mark.anyio
@@ -213,15 +206,14 @@ async def test_resolving_an_unknown_alert_publishes_nothing(dashboard: Dashboard
 
 @pytest.mark.anyio
 async def test_close_streams_ends_subscriptions_and_refuses_new_ones(dashboard: Dashboard) -> None:
-    sink = Sink()
-    sub = await dashboard.subscribe(StreamFormat.html, sink.send, sink.receive, None)
-    assert dashboard.subscriber_count == 1
-    dashboard.close_streams()
-    assert sub.closed.done()
-    late = await dashboard.subscribe(StreamFormat.json, sink.send, sink.receive, None)
-    assert late.closed.done()
-    await asyncio.sleep(0)
-    assert dashboard.subscriber_count == 0
+    conn = FakeConnection()
+    sub = await dashboard.streams.subscribe(StreamFormat.html, conn.send, None)
+    assert len(dashboard.streams) == 1
+    dashboard.streams.close_all()
+    assert sub.closed.result() is Closed.shutdown
+    late = await dashboard.streams.subscribe(StreamFormat.json, conn.send, None)
+    assert late.closed.result() is Closed.shutdown
+    assert len(dashboard.streams) == 0
 
 
 @pytest.mark.anyio
@@ -259,10 +251,10 @@ async def test_a_card_updating_faster_than_card_rate_is_held_and_flushed(
     assert await dashboard.add_metrics([MetricPoint("cpu", 3.0)]) == []  # replaces 2.0
     assert dashboard.state.metrics["cpu"].value == 1.0 and len(dashboard.throttle) == 1
     assert [e.id for e in sink.events] == first
-    await dashboard.flush_throttle()
+    await dashboard.throttle.flush()
     assert dashboard.state.metrics["cpu"].value == 3.0 and len(dashboard.throttle) == 0
     assert [json.loads(e.data)["value"] for e in sink.events] == [1, 3]
-    assert sink.events[1].id == dashboard.ring.last_id  # a normal event: it has an id and replays
+    assert sink.events[1].id == dashboard.streams.ring.last_id  # a normal event: it has an id and replays
 
 
 @pytest.mark.anyio
@@ -275,7 +267,7 @@ async def test_run_throttle_publishes_a_held_point_when_its_card_may_send_again(
     await dashboard.add_metrics([MetricPoint("cpu", 1.0), MetricPoint("mem", 1.0)])
     clock.now += 0.1
     assert await dashboard.add_metrics([MetricPoint("cpu", 2.0)]) == []
-    task = asyncio.create_task(dashboard.run_throttle())
+    task = asyncio.create_task(dashboard.throttle.run())
     try:
         for _ in range(5):
             await asyncio.sleep(0)
@@ -325,7 +317,7 @@ async def test_points_of_a_refused_request_never_go_out_later(settings: Settings
         await dashboard.add_metrics([MetricPoint("cpu", 2.0), MetricPoint("mem", 1.0)])
     assert len(dashboard.throttle) == 0
     hub.down = False
-    await dashboard.flush_throttle()
+    await dashboard.throttle.flush()
     assert dashboard.state.metrics["cpu"].value == 1.0 and "mem" not in dashboard.state.metrics
 
 
@@ -339,11 +331,13 @@ async def test_held_points_wait_out_an_outage_and_then_go_out(settings: Settings
     assert await dashboard.add_metrics([MetricPoint("cpu", 2.0)]) == []
     hub.down = True
     clock.now += 0.5
-    task = asyncio.create_task(dashboard.run_throttle())
+    task = asyncio.create_task(dashboard.throttle.run())
     try:
-        for _ in range(5):
-            await asyncio.sleep(0)
+        async with asyncio.timeout(2):  # the throttle tried to send it, and the hub refused
+            while hub.refused == 0:
+                await asyncio.sleep(0.01)
         assert len(dashboard.throttle) == 1  # refused, so held again rather than lost
+        assert dashboard.state.metrics["cpu"].value == 1.0
         hub.down = False
         clock.now += 1.0
         async with asyncio.timeout(3):
@@ -394,22 +388,22 @@ class LaggingHub(EmbeddedHub):
 
     def __init__(self) -> None:
         super().__init__()
-        self.on_the_way: list[tuple[str, Fact]] = []
+        self.on_the_way: list[Event] = []
         self.waited_for: list[str] = []
 
     async def append(self, facts: Sequence[Fact]) -> list[str]:
         sink = self._sink
         assert sink is not None
-        records = [(f"{self._epoch}-{seq}", fact) for seq, fact in enumerate(facts, self._seq + 1)]
-        self._seq += len(records)
-        self.on_the_way += records
-        return [event_id for event_id, _ in records]
+        events = [Event(format_id(self._epoch, seq), fact) for seq, fact in enumerate(facts, self._seq + 1)]
+        self._seq += len(events)
+        self.on_the_way += events
+        return [event.id for event in events]
 
     async def caught_up(self, event_id: str) -> None:
         self.waited_for.append(event_id)
         assert self._sink is not None
-        records, self.on_the_way = self.on_the_way, []
-        self._sink.deliver(records)
+        events, self.on_the_way = self.on_the_way, []
+        self._sink.deliver(events)
 
 
 @pytest.mark.anyio

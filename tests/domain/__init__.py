@@ -1,0 +1,1 @@
+"""Unit tests of the domain layer: inputs, facts, ids, the state fold."""
