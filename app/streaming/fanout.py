@@ -2,7 +2,7 @@
 
 The broadcaster writes to each client itself instead of waking one task per client per
 event. Under uvicorn's httptools protocol it writes the HTTP chunk straight to the socket's
-transport (`app/wire.py`): one C call per client, the chunk framed once for all of them.
+transport (`app/streaming/wire.py`): one C call per client, the chunk framed once for all of them.
 Elsewhere it calls the client's ASGI `send` and steps that coroutine by hand (`drive`), which
 costs one function call when the socket is writable.
 

@@ -15,7 +15,7 @@ let seq = 0;
 const escapes = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' };
 const escape = (text) => String(text).replace(/[&<>"']/g, (c) => escapes[c]);
 
-// The same helpers as app/render.py, for the values the benchmark sends (integers);
+// The same helpers as app/streaming/render.py, for the values the benchmark sends (integers);
 // `${value}` is JavaScript's shortest repr, like raw_number.
 const label = (name) => {
   const text = name.replace(/[-_.]+/g, ' ').trim();
