@@ -7,16 +7,16 @@ problem shows as the test's failure rather than as a teardown error).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, sync_playwright
 
-from tests.browser.factories import PageFactory, ServerFactory
+from tests.browser.factories import PageFactory
 from tests.browser.ingest import Ingest
 from tests.browser.observe import BrowserLog
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, MakeServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,27 +48,20 @@ def browser(playwright_driver: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def servers() -> Iterator[ServerFactory]:
-    """Start servers on demand; all are stopped afterwards, and none may have logged a traceback."""
-    started: list[LiveServer] = []
-
-    def start(env: Mapping[str, str] | None = None, port: int | None = None) -> LiveServer:
-        server = LiveServer(env=env, port=port)
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()
-    for server in started:
+def make_server() -> Iterator[MakeServer]:
+    """Servers of this test's own, not started; stopped afterwards, and none may have logged a traceback."""
+    make = MakeServer()
+    yield make
+    make.stop_all()
+    for server in make.made:
         log = server.log()
         assert "Traceback" not in log, f"server on port {server.port} logged a traceback:\n{log}"
 
 
 @pytest.fixture
-def server(servers: ServerFactory) -> LiveServer:
+def server(make_server: MakeServer) -> LiveServer:
     """A server with the default settings (demo source off)."""
-    return servers()
+    return make_server().start()
 
 
 @pytest.fixture
@@ -85,7 +78,7 @@ def browser_log() -> BrowserLog:
 
 
 @pytest.fixture
-def open_page(browser: Browser, browser_log: BrowserLog, servers: ServerFactory) -> Iterator[PageFactory]:
+def open_page(browser: Browser, browser_log: BrowserLog, make_server: MakeServer) -> Iterator[PageFactory]:
     """Open watched pages, each in a fresh context; closed (before the servers stop) and checked after."""
     contexts: list[BrowserContext] = []
 

@@ -1,19 +1,13 @@
-"""The call signatures of the factory fixtures in conftest.py, for annotations in the tests."""
+"""The call signature of the `open_page` fixture in conftest.py, for annotations in the tests.
+
+`make_server` is tests.support.server.MakeServer, as in the integration tests.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from playwright.sync_api import Page
-
-from tests.support.server import LiveServer
-
-
-class ServerFactory(Protocol):
-    """Start a LiveServer that is stopped after the test."""
-
-    def __call__(self, env: Mapping[str, str] | None = None, port: int | None = None) -> LiveServer: ...
 
 
 class PageFactory(Protocol):

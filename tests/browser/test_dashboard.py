@@ -21,10 +21,10 @@ from tests.browser.dom import (
     status,
     wait_processed,
 )
-from tests.browser.factories import PageFactory, ServerFactory
+from tests.browser.factories import PageFactory
 from tests.browser.ingest import Ingest
 from tests.browser.observe import BrowserLog
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, MakeServer
 
 pytestmark = pytest.mark.browser
 
@@ -116,10 +116,10 @@ def test_activity_item_is_prepended_live(
 
 
 def test_activity_feed_keeps_only_the_newest_items(
-    open_page: PageFactory, servers: ServerFactory, browser_log: BrowserLog
+    open_page: PageFactory, make_server: MakeServer, browser_log: BrowserLog
 ) -> None:
     """LIVEDASH_FEED_SIZE=5 and 8 lines posted live: exactly 5 items, newest first."""
-    server = servers(env={"LIVEDASH_FEED_SIZE": "5"})
+    server = make_server({"LIVEDASH_FEED_SIZE": "5"}).start()
     page = open_page()
     page.goto(server.url + "/")
     expect_status(page, "live", timeout=LIVE_MS)

@@ -22,11 +22,11 @@ from tests.browser.dom import (
     mark_document,
     wait_processed,
 )
-from tests.browser.factories import PageFactory, ServerFactory
+from tests.browser.factories import PageFactory
 from tests.browser.ingest import Ingest
 from tests.browser.observe import SSE_ERROR_LOGGED, STREAM_PATH, BrowserLog, stream_failure, stream_status
 from tests.browser.proxy import CuttableProxy, Mode
-from tests.support.server import LiveServer
+from tests.support.server import LiveServer, MakeServer
 
 pytestmark = pytest.mark.browser
 
@@ -39,10 +39,10 @@ def proxy(server: LiveServer) -> Iterator[CuttableProxy]:
 
 
 def test_page_reconnects_to_a_restarted_server(
-    page: Page, servers: ServerFactory, browser_log: BrowserLog
+    page: Page, make_server: MakeServer, browser_log: BrowserLog
 ) -> None:
     """SIGTERM, a new server on the same port: `reconnecting`, then `live`, then its data, no reload."""
-    old = servers()
+    old = make_server().start()
     with Ingest(old.url) as api:
         api.metric("orders", 10)
         api.activity("before the restart")
@@ -54,7 +54,7 @@ def test_page_reconnects_to_a_restarted_server(
 
     old.stop()
     expect_status(page, "reconnecting", timeout=LIVE_MS)
-    new = servers(port=old.port)
+    new = make_server(port=old.port).start()
     with Ingest(new.url) as api:
         api.metric("orders", 42)
 
@@ -148,11 +148,11 @@ def test_stream_resumes_without_loss_after_a_bad_gateway(
 
 
 def test_silent_dead_connection_is_noticed_and_resumed(
-    open_page: PageFactory, servers: ServerFactory, browser_log: BrowserLog
+    open_page: PageFactory, make_server: MakeServer, browser_log: BrowserLog
 ) -> None:
     """No error, no FIN, just silence (a sleeping laptop, a forgetful NAT): after two missed
     heartbeats the page drops the line itself and resumes from the last id it saw."""
-    server = servers(env={"LIVEDASH_HEARTBEAT_SECONDS": "0.5"})
+    server = make_server({"LIVEDASH_HEARTBEAT_SECONDS": "0.5"}).start()
     with CuttableProxy(server.port) as silent, Ingest(server.url) as api:
         api.activity("rendered 1")
         page = open_page()
@@ -177,12 +177,12 @@ def test_silent_dead_connection_is_noticed_and_resumed(
 
 
 def test_page_resumes_across_a_restart_of_the_durable_server(
-    servers: ServerFactory, open_page: PageFactory, browser_log: BrowserLog, tmp_path: Path
+    make_server: MakeServer, open_page: PageFactory, browser_log: BrowserLog, tmp_path: Path
 ) -> None:
     """SQLite keeps the state and the replay window: a page that lost its stream, then saw the
     server restart, resumes with its last id and shows what it missed, without a reload."""
     env = {"LIVEDASH_DB_PATH": str(tmp_path / "livedash.sqlite3")}
-    old = servers(env)
+    old = make_server(env).start()
     with CuttableProxy(old.port) as proxy:
         with Ingest(old.url) as api:
             api.metric("orders", 10)
@@ -201,7 +201,7 @@ def test_page_resumes_across_a_restart_of_the_durable_server(
             api.activity("missed 1")
             api.metric("orders", 11)
         old.stop()
-        new = servers(env, port=old.port)
+        new = make_server(env, port=old.port).start()
         with Ingest(new.url) as api:
             api.activity("after the restart")
             proxy.release()

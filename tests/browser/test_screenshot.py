@@ -13,10 +13,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.dom import LIVE_MS, card, expect_status, feed_items
-from tests.browser.factories import PageFactory, ServerFactory
+from tests.browser.factories import PageFactory
 from tests.browser.ingest import Ingest
 from tests.browser.observe import BrowserLog
-from tests.support.server import ROOT
+from tests.support.server import ROOT, MakeServer
 
 pytestmark = pytest.mark.browser
 
@@ -34,10 +34,10 @@ EARLIER_ACTIVITY = (
 
 
 def test_screenshot_of_a_busy_dashboard(
-    open_page: PageFactory, servers: ServerFactory, browser_log: BrowserLog
+    open_page: PageFactory, make_server: MakeServer, browser_log: BrowserLog
 ) -> None:
     """Demo source on (fast), a feed and an alert seeded; captured after two ticks, nothing mid-swap."""
-    server = servers(env={"LIVEDASH_DEMO": "1", "LIVEDASH_DEMO_INTERVAL": "0.4"})
+    server = make_server({"LIVEDASH_DEMO": "1", "LIVEDASH_DEMO_INTERVAL": "0.4"}).start()
     with Ingest(server.url) as api:
         for actor, message, level in EARLIER_ACTIVITY:
             api.activity(message, actor=actor, level=level)

@@ -1,21 +1,15 @@
-"""Fixtures for the integration tests: live servers (one per module, or one per test) and clients."""
+"""Fixtures for the integration tests: live servers (one per module, or a test's own) and clients."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.helpers import TIMEOUT, MakeServer, StartServer
+from tests.integration.helpers import TIMEOUT
 from tests.support.redis_server import RedisServer, redis_server_binary
-from tests.support.server import LiveServer
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+from tests.support.server import LiveServer, MakeServer
 
 
 @pytest.fixture(scope="module")
@@ -30,21 +24,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def start_server() -> Iterator[StartServer]:
-    """Start a server of this test's own (for SIGTERM, other settings); stopped afterwards."""
-    started: list[LiveServer] = []
-
-    def start(env: Mapping[str, str]) -> LiveServer:
-        live = LiveServer(env=env)
-        started.append(live)
-        return live.start()
-
-    yield start
-    for live in started:
-        live.stop()
-
-
-@pytest.fixture
 async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     """An async client for the module's server."""
     async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT, trust_env=False) as http:
@@ -53,23 +32,10 @@ async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def make_server() -> Iterator[MakeServer]:
-    """Servers of this test's own, not started (to restart, kill, or see refuse); stopped afterwards."""
-    made: list[LiveServer] = []
-
-    def make(
-        env: Mapping[str, str],
-        *,
-        port: int | None = None,
-        cwd: Path | None = None,
-        memory_only: bool = True,
-    ) -> LiveServer:
-        live = LiveServer(env=env, port=port, cwd=cwd, memory_only=memory_only)
-        made.append(live)
-        return live
-
+    """Servers of this test's own (other settings, SIGTERM, restarts), not started; stopped afterwards."""
+    make = MakeServer()
     yield make
-    for live in made:
-        live.stop()
+    make.stop_all()
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 
 from tests.support.redis_server import RedisServer
 from tests.support.server import LiveServer
+from tests.support.server import MakeServer as MakeServer  # the `make_server` fixture's type
 from tests.support.sse_client import Event, Parser
 
 T = TypeVar("T")
@@ -33,22 +33,6 @@ STREAMS = {"html": HTML_STREAM, "json": JSON_STREAM}
 HTML_NEW_METRIC = "new-metric"
 HTML_NEW_ALERT = "new-alert"
 HTML_RESOLVED_ALERT = "resolved-alert"
-
-StartServer = Callable[[Mapping[str, str]], LiveServer]
-"""The `start_server` fixture: start a server of one's own with these `LIVEDASH_*` settings."""
-
-
-class MakeServer(Protocol):
-    """The `make_server` fixture: a server of one's own, not started yet (stopped afterwards)."""
-
-    def __call__(
-        self,
-        env: Mapping[str, str],
-        *,
-        port: int | None = None,
-        cwd: Path | None = None,
-        memory_only: bool = True,
-    ) -> LiveServer: ...
 
 
 def unique(prefix: str) -> str:

@@ -14,8 +14,8 @@ from tests.integration.helpers import (
     HTML_STREAM,
     JSON_STREAM,
     TIMEOUT,
+    MakeServer,
     SSEStream,
-    StartServer,
     health,
     open_stream,
 )
@@ -71,25 +71,25 @@ async def terminate_with_open_streams(server: LiveServer) -> int:
     return await wait_for_exit(server, DEADLINE)
 
 
-async def test_sigterm_ends_open_streams_cleanly(start_server: StartServer) -> None:
-    server = start_server({})
+async def test_sigterm_ends_open_streams_cleanly(make_server: MakeServer) -> None:
+    server = make_server().start()
     await terminate_with_open_streams(server)
     log = server.log()
     assert "Traceback" not in log, log
     assert "without completing response" not in log, log
 
 
-async def test_sigterm_completes_the_shutdown_then_exits_by_the_signal(start_server: StartServer) -> None:
+async def test_sigterm_completes_the_shutdown_then_exits_by_the_signal(make_server: MakeServer) -> None:
     """uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status says what ended it."""
-    server = start_server({})
+    server = make_server().start()
     code = await terminate_with_open_streams(server)
     log = server.log()
     assert code == -signal.SIGTERM, f"exit code {code} after SIGTERM:\n{log}"
     assert "Application shutdown complete" in log, log
 
 
-async def test_ingest_in_flight_at_sigterm_completes(start_server: StartServer) -> None:
-    server = start_server({})
+async def test_ingest_in_flight_at_sigterm_completes(make_server: MakeServer) -> None:
+    server = make_server().start()
     body = b'{"message": "written during the deploy"}'
     head = (
         "POST /api/activity HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

@@ -157,3 +157,31 @@ class LiveServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+class MakeServer:
+    """The `make_server` fixture: servers of one test's own, not started, all stopped afterwards.
+
+    Not started, so that a test can start one, restart or kill it, or watch it refuse to start;
+    the fixture stops whatever is still running after the test, whatever the test did.
+    """
+
+    def __init__(self) -> None:
+        self.made: list[LiveServer] = []
+
+    def __call__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        port: int | None = None,
+        cwd: Path | None = None,
+        memory_only: bool = True,
+    ) -> LiveServer:
+        live = LiveServer(env=env, port=port, cwd=cwd, memory_only=memory_only)
+        self.made.append(live)
+        return live
+
+    def stop_all(self) -> None:
+        """Stop every server made (those never started or already stopped are left as they are)."""
+        for live in self.made:
+            live.stop()
