@@ -77,8 +77,8 @@ class FakeConnection(Watched):
         self.completed = 0
         """Calls of `send` that returned."""
         self.stall: asyncio.Future[None] | None = None
-        self.requested = False
-        """The app has read the request (called `receive()` at least once)."""
+        self.receives = 0
+        """Calls of `receive`, including one still waiting for the client."""
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
         self._parser = Parser()
@@ -98,7 +98,8 @@ class FakeConnection(Watched):
             self.changed()
 
     async def receive(self) -> dict[str, Any]:
-        self.requested = True
+        self.receives += 1
+        self.changed()
         return await self._inbox.get()
 
     def leave(self) -> None:
