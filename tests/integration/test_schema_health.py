@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.support.server import LiveServer
@@ -10,20 +12,26 @@ from tests.support.server import LiveServer
 def test_openapi_schema_lists_the_ingest_api(server: LiveServer) -> None:
     response = httpx.get(server.url + "/schema/openapi.json", timeout=10.0, trust_env=False)
     assert response.status_code == 200
-    assert "json" in response.headers["content-type"]
+    assert response.headers["content-type"] == "application/vnd.oai.openapi+json"
     schema = response.json()
-    assert schema["openapi"].startswith("3.")
-    paths = schema["paths"]
-    assert "post" in paths["/api/metrics"]
-    assert "post" in paths["/api/activity"]
-    assert "post" in paths["/api/alerts"]
-    assert "delete" in paths["/api/alerts/{alert_id}"]
+    assert schema["openapi"] == "3.1.0"
+    # The streams are served before Litestar routes anything, so they are not in it.
+    assert {path: sorted(methods) for path, methods in schema["paths"].items()} == {
+        "/": ["get"],
+        "/healthz": ["get"],
+        "/readyz": ["get"],
+        "/api/metrics": ["post"],
+        "/api/activity": ["post"],
+        "/api/alerts": ["post"],
+        "/api/alerts/{alert_id}": ["delete"],
+    }
 
 
 def test_healthz_answers(server: LiveServer) -> None:
     response = httpx.get(server.url + "/healthz", timeout=10.0, trust_env=False)
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "ok"
-    assert isinstance(body["streams"], int) and body["streams"] >= 0
-    assert isinstance(body["last_id"], str) and body["last_id"]
+    # Nothing ingested and no stream open on this module's server: the id before the first event.
+    assert set(body) == {"status", "last_id", "streams"}
+    assert (body["status"], body["streams"]) == ("ok", 0)
+    assert re.fullmatch(r"\d+-0", body["last_id"]), body["last_id"]
