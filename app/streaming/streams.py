@@ -103,6 +103,8 @@ class Streams:
             self.frames.encode,
             subscriber.closed.done,
         )
+        if self.closing:  # shutdown began while catch-up waited on the hub
+            subscriber.close(Closed.shutdown)
         if subscriber.closed.done():
             return subscriber
         if missed is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -152,6 +153,21 @@ async def test_close_all_ends_every_stream_and_refuses_new_ones(renderer: Render
     sub = await streams.subscribe(HTML, late.send, "7-5")
     assert sub.closed.result() is Closed.shutdown
     assert late.sends == 0 and log.asked == [] and len(streams) == 0
+
+
+async def test_a_stream_still_catching_up_when_shutdown_begins_ends_instead_of_joining(
+    renderer: Renderer,
+) -> None:
+    log = FakeEventLog(past=[], held=True)
+    streams = make_streams(renderer, log)
+    conn = FakeConnection()
+    opening = asyncio.create_task(streams.subscribe(JSON, conn.send, "6-0"))
+    await log.until(lambda: log.asked == [("older", "6-0")])
+    streams.close_all()
+    log.release()
+    sub = await opening
+    assert sub.closed.result() is Closed.shutdown
+    assert conn.sends == 0 and len(streams) == 0
 
 
 async def test_restore_starts_the_window_from_the_hubs_entries_and_keeps_its_size(renderer: Renderer) -> None:
