@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
-from app.web.auth import check_ingest, is_loopback
 from app.settings import Settings
+from app.web.auth import check_ingest, is_loopback
 
 OPEN = Settings(ingest_token="")
 LOCKED = Settings(ingest_token="s3cret")
