@@ -65,10 +65,12 @@ async def test_resume_at_the_edge_of_the_window_is_replayed(client: httpx.AsyncC
         live = await post_metric(client, metric, -1)
         after = await stream.next_event()
 
-    assert "snapshot" not in [e.event for e in events]
+    # Every event after the old id, none left out: the ids follow it one by one up to the last.
+    epoch, _, seq = old.partition("-")
+    assert [e.id for e in events] == [f"{epoch}-{int(seq) + i}" for i in range(1, WINDOW + 1)]
     assert events[-1].id == last
-    assert len({e.id for e in events}) == WINDOW
     if fmt == "json":
+        assert [e.event for e in events] == ["metric-update"] * WINDOW
         assert [json.loads(e.data)["value"] for e in events] == list(range(WINDOW))
     else:
         assert [e.event for e in events] == [HTML_NEW_METRIC] + [f"metric-{metric}"] * (WINDOW - 1)
