@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -263,10 +264,9 @@ def test_page_names_an_icon_the_server_serves(
     expect_status(page, "live", timeout=LIVE_MS)
 
     hrefs: list[str] = page.locator('link[rel~="icon"]').evaluate_all("els => els.map(e => e.href)")
-    icon = hrefs[0] if hrefs else server.url + "/favicon.ico"
-    if not icon.startswith("data:"):
-        response = page.request.get(icon)
-        assert response.status == 200, f"the page's icon {icon} answers {response.status}"
+    assert [urlsplit(href)[:3] for href in hrefs] == [urlsplit(server.url + "/static/favicon.svg")[:3]]
+    response = page.request.get(hrefs[0])
+    assert (response.status, response.headers["content-type"]) == (200, "image/svg+xml"), hrefs[0]
     browser_log.assert_clean()
 
 
