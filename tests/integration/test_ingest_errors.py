@@ -143,7 +143,7 @@ def assert_rejected(http: httpx.Client, path: str, body: Any, field: str | None)
     before = last_id(http)
     response = send(http, "POST", path, body)
     assert response.status_code == 400, (response.status_code, response.text)
-    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["content-type"] == "application/json"
     if field is not None:
         assert_names_field(response, field)
     assert last_id(http) == before, "a rejected request recorded an event"
@@ -202,7 +202,7 @@ def test_delete_with_a_bad_alert_id_is_400(http: httpx.Client, alert_id: str) ->
     response = http.delete(f"/api/alerts/{alert_id}")
     assert response.status_code == 400, response.text
     assert_names_field(response, "alert_id")
-    assert response.json()["detail"].startswith("alert_id: ")
+    assert response.json()["detail"] == "alert_id: must be 1 to 64 of a-z, 0-9, '_', '.', '-'"
 
 
 LAST_POINT_BAD: list[tuple[str, bytes]] = [

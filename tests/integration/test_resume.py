@@ -94,7 +94,7 @@ async def test_unknown_header_is_not_overridden_by_query_parameter(
 async def test_page_render_to_connect_gap_is_replayed_exactly(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
     rendered_at = (await health(client))["last_id"]
     connects = [attrs["sse-connect"] for _, attrs in elements(page.text) if "sse-connect" in attrs]
     assert connects == [f"{HTML_STREAM}?lastEventId={rendered_at}"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import signal
 import subprocess
 
@@ -113,7 +115,9 @@ async def test_ingest_in_flight_at_sigterm_completes(make_server: MakeServer) ->
                 with contextlib.suppress(anyio.EndOfStream):
                     while True:  # the server closes the connection after this last response
                         response += await connection.receive()
-    status_line = response.split(b"\r\n", 1)[0]
-    assert status_line.startswith(b"HTTP/1.1 202"), response
-    assert b'"accepted":1' in response, response
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n", 1)[0] == b"HTTP/1.1 202 Accepted", response
+    accepted = json.loads(body)
+    assert (accepted["accepted"], accepted["held"]) == (1, 0), accepted
+    assert re.fullmatch(r"\d+-1", accepted["last_id"]), accepted  # the first event of this server
     await wait_for_exit(server, DEADLINE)
