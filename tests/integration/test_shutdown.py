@@ -7,10 +7,12 @@ import json
 import re
 import signal
 import subprocess
+from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+from anyio.abc import SocketAttribute
 
 from tests.integration.helpers import (
     HTML_STREAM,
@@ -46,6 +48,29 @@ async def wait_until_refusing(port: int, timeout: float) -> None:
                 return
             await probe.aclose()
             await anyio.sleep(0.02)
+
+
+def tcp_queues(local_port: int, remote_port: int) -> tuple[int, int] | None:
+    """(send queue, receive queue) in bytes of the loopback TCP socket local -> remote, from
+    /proc/net/tcp; None when there is no such socket."""
+    wanted = (f"0100007F:{local_port:04X}", f"0100007F:{remote_port:04X}")
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (fields[1], fields[2]) == wanted:
+            send, receive = fields[4].split(":")
+            return int(send, 16), int(receive, 16)
+    return None
+
+
+async def read_by_the_server(server_port: int, client_port: int) -> None:
+    """Until what the client sent has been acknowledged (the client's send queue is empty) and
+    read by uvicorn (the server's receive queue is empty): the request is in flight in it."""
+    with anyio.fail_after(5):
+        while (tcp_queues(client_port, server_port), tcp_queues(server_port, client_port)) != (
+            (0, 0),
+            (0, 0),
+        ):
+            await anyio.sleep(0.01)
 
 
 async def terminate_with_open_streams(server: LiveServer) -> int:
@@ -106,7 +131,7 @@ async def test_ingest_in_flight_at_sigterm_completes(make_server: MakeServer) ->
             async with await anyio.connect_tcp("127.0.0.1", server.port) as connection:
                 # The request is in flight: headers and part of the body are in when SIGTERM lands.
                 await connection.send(head + body[:10])
-                await anyio.sleep(0.3)
+                await read_by_the_server(server.port, connection.extra(SocketAttribute.local_port))
                 server.terminate()
                 await stream.read_to_end(DEADLINE)  # the server has seen SIGTERM,
                 await wait_until_refusing(server.port, DEADLINE)  # and is shutting down.
@@ -115,9 +140,9 @@ async def test_ingest_in_flight_at_sigterm_completes(make_server: MakeServer) ->
                 with contextlib.suppress(anyio.EndOfStream):
                     while True:  # the server closes the connection after this last response
                         response += await connection.receive()
-    head, _, body = response.partition(b"\r\n\r\n")
-    assert head.split(b"\r\n", 1)[0] == b"HTTP/1.1 202 Accepted", response
-    accepted = json.loads(body)
+    answer_head, _, answer_body = response.partition(b"\r\n\r\n")
+    assert answer_head.split(b"\r\n", 1)[0] == b"HTTP/1.1 202 Accepted", response
+    accepted = json.loads(answer_body)
     assert (accepted["accepted"], accepted["held"]) == (1, 0), accepted
     assert re.fullmatch(r"\d+-1", accepted["last_id"]), accepted  # the first event of this server
     await wait_for_exit(server, DEADLINE)
