@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.service.dashboard import Dashboard
-from app.streaming.render import Renderer, make_environment
 from app.settings import Settings
+from app.streaming.render import Renderer, make_environment
 
 
 @pytest.fixture
