@@ -1,11 +1,12 @@
 """The Redis Streams backend: one dashboard across processes and instances.
 
-Appending runs one Lua script: it adds each fact to the stream `<prefix>:events` (trimmed to
-about the replay window; the stream id is the SSE id) and folds it into the state kept in
-Redis (`:metrics`, `:prev`, `:feed`, `:alerts`, `:alert-order`, `:version`), atomically, so a
-process that starts later loads a state that matches an exact stream position. Each stream
-entry also records whether it created its card or banner and the value it replaced, so any
-process can render any entry the same way, live or when replaying history.
+Appending runs one Lua script (app/hubs/lua/append.lua): it adds each fact to the stream
+`<prefix>:events` (trimmed to about the replay window; the stream id is the SSE id) and folds
+it into the state kept in Redis (`:metrics`, `:prev`, `:feed`, `:alerts`, `:alert-order`,
+`:version`, `:updated`), atomically, so a process that starts later loads a state that matches
+an exact stream position. Each stream entry also records whether it created its card or banner
+and the value it replaced, so any process can render any entry the same way, live or when
+replaying history.
 
 Every process runs one reader (`XREAD BLOCK`) that hands what it reads to the dashboard's
 render-once fan-out: clients cost no Redis traffic. When Redis goes away, the reader retries
@@ -19,25 +20,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, cast
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from importlib import resources
+from typing import Any, TypeVar, cast
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT
 
 from app.domain.events import Change, Event
 from app.domain.ids import parse_id
-from app.domain.model import ActivityAdded, AlertRaised, Fact, MetricUpdated
+from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
 from app.domain.state import MetricValue, StateData
 from app.hubs.base import HubUnavailable, Sink
 from app.hubs.lease import Lease
 
 log = logging.getLogger("livedash.redis")
+
+_T = TypeVar("_T")
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_fact = msgspec.msgpack.Decoder(Fact).decode
@@ -48,92 +56,75 @@ Rows = list[tuple[bytes, dict[bytes, bytes]]]
 BLOCK_MS = 5000
 READ_COUNT = 1000
 
-# KEYS: events metrics prev feed alerts alert-order version seq metric-order
-# ARGV: maxlen feed_size, then (kind key payload) per fact
-_APPEND = """
-local maxlen, feed_size = ARGV[1], tonumber(ARGV[2])
-local ids = {}
-for i = 3, #ARGV, 3 do
-  local kind, key, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local created, prev = '0', ''
-  if kind == 'm' then
-    local old = redis.call('HGET', KEYS[2], key)
-    if old then
-      prev = old
-      redis.call('HSET', KEYS[3], key, old)
-    else
-      created = '1'
-      redis.call('ZADD', KEYS[9], redis.call('INCR', KEYS[8]), key)
-    end
-    redis.call('HSET', KEYS[2], key, payload)
-  elseif kind == 'a' then
-    created = '1'
-    redis.call('LPUSH', KEYS[4], payload)
-    redis.call('LTRIM', KEYS[4], 0, feed_size - 1)
-  elseif kind == 'r' then
-    if redis.call('HSET', KEYS[5], key, payload) == 1 then
-      created = '1'
-      redis.call('ZADD', KEYS[6], redis.call('INCR', KEYS[8]), key)
-    end
-  else
-    if redis.call('HDEL', KEYS[5], key) == 1 then created = '1' end
-    redis.call('ZREM', KEYS[6], key)
-  end
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*',
-                             'f', payload, 'c', created, 'p', prev)
-end
-redis.call('SET', KEYS[7], ids[#ids])
-return ids
-"""
+NOT_RECORDED = "nothing of this request was recorded, retry"
+MAYBE_RECORDED = "Redis did not confirm this request, so it may or may not have been recorded"
 
-_LOAD = """
-local alerts, metrics, prev = {}, {}, {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
-  local alert = redis.call('HGET', KEYS[5], id)
-  if alert then alerts[#alerts + 1] = alert end
-end
-for _, name in ipairs(redis.call('ZRANGE', KEYS[9], 0, -1)) do
-  local metric = redis.call('HGET', KEYS[2], name)
-  if metric then
-    metrics[#metrics + 1] = metric
-    prev[#prev + 1] = redis.call('HGET', KEYS[3], name) or ''
-  end
-end
-return {redis.call('GET', KEYS[7]) or '', metrics, prev, redis.call('LRANGE', KEYS[4], 0, -1), alerts}
-"""
+KEY_NAMES = (
+    "events",
+    "metrics",
+    "prev",
+    "feed",
+    "alerts",
+    "alert_order",
+    "version",
+    "seq",
+    "metric_order",
+    "updated",
+)
+"""The keys of one dashboard, `<prefix>:<name>` (with `-` for `_`), in the order they are passed.
+Each script binds KEYS to these very names at its top; `load_script` refuses one that does not."""
 
-# ARGV: version, n, (name payload prev)*n, m, feed payload*m (newest first), k, (id payload)*k
-_SEED = """
-if redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
-local i = 2
-local n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[9], redis.call('INCR', KEYS[8]), ARGV[i])
-  if ARGV[i + 2] ~= '' then redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2]) end
-  i = i + 3
-end
-local m = tonumber(ARGV[i]); i = i + 1
-for _ = 1, m do redis.call('RPUSH', KEYS[4], ARGV[i]); i = i + 1 end
-local k = tonumber(ARGV[i]); i = i + 1
-for _ = 1, k do
-  redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[6], redis.call('INCR', KEYS[8]), ARGV[i])
-  i = i + 2
-end
-redis.call('SET', KEYS[7], ARGV[1])
-return 1
-"""
+APPEND_ARGV = ("maxlen", "feed_size", "newest_ts")
+"""append.lua's fixed arguments; one (kind, key, payload) triple per fact follows them."""
+SEED_ARGV = ("at_version", "updated_at")
+"""seed.lua's fixed arguments; the counted metrics, feed and alerts follow them."""
+
+METRIC, ACTIVITY, RAISED, RESOLVED = "m", "a", "r", "x"
+"""The kinds append.lua folds, as it spells them."""
+
+
+def check_binding(source: str, table: str, names: Sequence[str]) -> None:
+    """Raise `ValueError` unless `source` binds `table` (KEYS or ARGV) to exactly `names` in one
+    `local` statement and indexes it by number nowhere else, so a script can never read one
+    key or argument as another."""
+    positions = ", ".join(f"{table}[{i}]" for i in range(1, len(names) + 1))
+    header = f"local {', '.join(names)} = {positions}"
+    numbered = len(re.findall(rf"\b{table}\[\d+\]", source))
+    bound = not names or header in " ".join(source.split())
+    if not bound or numbered != len(names):
+        raise ValueError(
+            f"the script must bind {table} as `{header}` and index {table} by number nowhere else"
+        )
+
+
+def load_script(name: str, argv: Sequence[str] = ()) -> str:
+    """The source of app/hubs/lua/`name`, checked against `KEY_NAMES` and its fixed `argv`."""
+    source = (resources.files("app.hubs") / "lua" / name).read_text(encoding="utf-8")
+    try:
+        check_binding(source, "KEYS", KEY_NAMES)
+        check_binding(source, "ARGV", argv)
+    except ValueError as exc:
+        raise ValueError(f"app/hubs/lua/{name}: {exc}") from None
+    return source
+
+
+_APPEND = load_script("append.lua", APPEND_ARGV)
+_LOAD = load_script("load.lua")
+_SEED = load_script("seed.lua", SEED_ARGV)
 
 
 def _kind(fact: Fact) -> tuple[str, str]:
+    """append.lua's kind for `fact` and the key it folds under; `TypeError` for a fact it has no
+    fold for (a guess would fold it as something else, in every process, for good)."""
     if isinstance(fact, MetricUpdated):
-        return "m", fact.name
+        return METRIC, fact.name
     if isinstance(fact, ActivityAdded):
-        return "a", fact.key
+        return ACTIVITY, fact.key
     if isinstance(fact, AlertRaised):
-        return "r", fact.id
-    return "x", fact.id
+        return RAISED, fact.id
+    if isinstance(fact, AlertResolved):
+        return RESOLVED, fact.id
+    raise TypeError(f"the Redis hub has no fold for {fact!r}")
 
 
 def connect(url: str, timeout: float) -> aioredis.Redis:
@@ -153,23 +144,12 @@ class RedisHub:
 
     kind = "redis"
 
-    def __init__(self, url: str, prefix: str, window: int, feed_size: int) -> None:
-        self._redis = connect(url, timeout=3.0)
+    def __init__(self, url: str, prefix: str, window: int, feed_size: int, timeout: float = 3.0) -> None:
+        """`timeout`: how long an append may wait for Redis to answer before it is refused."""
+        self._redis = connect(url, timeout=timeout)
         self._reader = connect(url, timeout=BLOCK_MS / 1000 + 5)
-        self._keys = [
-            f"{prefix}:{name}"
-            for name in (
-                "events",
-                "metrics",
-                "prev",
-                "feed",
-                "alerts",
-                "alert-order",
-                "version",
-                "seq",
-                "metric-order",
-            )
-        ]
+        self._keys = [f"{prefix}:{name.replace('_', '-')}" for name in KEY_NAMES]
+        self._key = dict(zip(KEY_NAMES, self._keys, strict=True))
         self._prefix = prefix
         self._window = window
         self._feed_size = feed_size
@@ -180,6 +160,7 @@ class RedisHub:
         self._last = "0-0"
         self._waiters: list[tuple[tuple[int, int], asyncio.Future[None]]] = []
         self._problem: str | None = None
+        self._left_behind: set[asyncio.Future[Any]] = set()
 
     @property
     def problem(self) -> str | None:
@@ -188,10 +169,10 @@ class RedisHub:
     async def start(self, sink: Sink) -> None:
         self._sink = sink
         try:
-            version, metrics, prev, feed, alerts = await self._load(keys=self._keys)
+            version, metrics, prev, feed, alerts, updated = await self._load(keys=self._keys)
         except RedisError as exc:
             raise HubUnavailable(f"redis: cannot load the dashboard state: {exc}") from exc
-        state = _state(version.decode(), metrics, prev, feed, alerts)
+        state = _state(version.decode(), metrics, prev, feed, alerts, updated.decode())
         self._last = state.version or "0-0"
         sink.restore(state, [], self._last)
 
@@ -200,27 +181,44 @@ class RedisHub:
             raise HubUnavailable(f"event hub unavailable ({self._problem}); nothing was recorded, retry")
 
     async def append(self, facts: Sequence[Fact]) -> list[str]:
-        self.check_accepting()
-        args: list[Any] = [self._window, self._feed_size]
+        if not facts:
+            return []
+        args: list[EncodableT] = [self._window, self._feed_size, repr(max(fact.ts for fact in facts))]
         for fact in facts:
             args.extend((*_kind(fact), _encode(fact)))
-        try:
-            raw = await self._append(keys=self._keys, args=args)
-        except RedisError as exc:
-            self._problem = f"redis: {exc}"
-            sent = isinstance(exc, RedisTimeoutError) or (
-                isinstance(exc, RedisConnectionError) and "connecting" not in str(exc)
-            )
-            # A script that was sent may have run: say so, rather than "not recorded".
-            outcome = (
-                "Redis did not confirm this request, so it may or may not have been recorded"
-                if sent
-                else "nothing of this request was recorded, retry"
-            )
-            raise HubUnavailable(f"event hub unavailable ({self._problem}); {outcome}") from exc
+        self.check_accepting()
+        raw = await self._run_append(args)
         ids = [event_id.decode() for event_id in raw]
         await self._delivered(ids[-1])
         return ids
+
+    async def _run_append(self, args: Sequence[EncodableT]) -> list[bytes]:
+        """Run append.lua once, telling apart by where it failed what Redis may have recorded.
+
+        Until a connection is ready nothing of the request has left this process; once the
+        script is sent, a lost or late answer leaves it unknown whether it ran. Never retried
+        here: a retry of a script that had run would record the events twice.
+        """
+        pool = self._redis.connection_pool
+        get_connection = cast(Callable[[], Awaitable[AbstractConnection]], pool.get_connection)
+        try:
+            connection = await get_connection()  # connected, or it raises: nothing was sent
+        except RedisError as exc:
+            raise self._unavailable(exc, NOT_RECORDED) from exc
+        try:
+            return cast(list[bytes], await _evaluate(connection, self._append, self._keys, args))
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise self._unavailable(exc, MAYBE_RECORDED) from exc
+        except RedisError as exc:
+            # Redis answered with an error: it refuses a script before it runs (OOM, READONLY,
+            # BUSY, LOADING), and append.lua refuses a bad batch before its first write.
+            raise self._unavailable(exc, NOT_RECORDED) from exc
+        finally:
+            await pool.release(connection)
+
+    def _unavailable(self, exc: RedisError, outcome: str) -> HubUnavailable:
+        self._problem = f"redis: {exc}"
+        return HubUnavailable(f"event hub unavailable ({self._problem}); {outcome}")
 
     async def caught_up(self, event_id: str) -> None:
         await self._delivered(event_id)
@@ -239,7 +237,7 @@ class RedisHub:
     async def older(self, event_id: str) -> list[tuple[Event, Change]] | None:
         if parse_id(event_id) is None:
             return None
-        events = self._keys[0]
+        events = self._key["events"]
         try:
             if event_id != "0-0" and not await self._redis.xrange(events, event_id, event_id, count=1):
                 return None  # trimmed away (or never ours): the client gets a snapshot
@@ -256,14 +254,7 @@ class RedisHub:
         failed = False
         while True:
             try:
-                if failed:
-                    await self._reader.ping()
-                    # Redis answers again: ingest may go on at once (the XREAD below blocks).
-                    await self._redis.connection_pool.disconnect()  # pooled connections died with it
-                    self._problem = None
-                    await self._reseed_if_empty()
-                read = self._reader.xread({self._keys[0]: self._last}, count=READ_COUNT, block=BLOCK_MS)
-                reply: list[tuple[bytes, Rows]] | None = cast(Any, await read)
+                reply = await self._promptly(self._read(failed))
             except RedisError as exc:
                 if not failed:
                     log.warning("lost redis (%s); retrying with backoff, streams stay open", exc)
@@ -277,6 +268,41 @@ class RedisHub:
             failed, backoff, self._problem = False, 0.1, None
             for _stream, rows in reply or ():
                 self._deliver(rows)
+
+    async def _read(self, failed: bool) -> list[tuple[bytes, Rows]] | None:
+        """The next events after `self._last` (within `BLOCK_MS`); first, after a failure, check
+        that Redis answers and still has our state."""
+        if failed:
+            await self._reader.ping()
+            # Redis answers again: ingest may go on at once (the XREAD below blocks).
+            await self._redis.connection_pool.disconnect()  # pooled connections died with it
+            self._problem = None
+            await self._reseed_if_empty()
+        read = self._reader.xread({self._key["events"]: self._last}, count=READ_COUNT, block=BLOCK_MS)
+        return cast(list[tuple[bytes, Rows]] | None, await read)
+
+    async def _promptly(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """`await work`, but in a task of its own, left behind at once when this one is cancelled.
+
+        redis-py sends through `asyncio.wait_for`, which on Python 3.11 swallows a cancellation
+        that arrives just as the send completes: awaited directly, the reader would read on, and
+        a shutdown that cancels it and waits for it would wait for ever. What is left behind
+        ends when `close()` closes its connection.
+        """
+        task = asyncio.ensure_future(work)
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            self._left_behind.add(task)
+            task.add_done_callback(self._forget)
+            raise
+        return task.result()
+
+    def _forget(self, task: asyncio.Future[Any]) -> None:
+        self._left_behind.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: its connection was closed under it, as intended
 
     def _deliver(self, rows: Rows) -> None:
         assert self._sink is not None
@@ -300,9 +326,9 @@ class RedisHub:
         """Redis came back without our keys (no persistence): put the last known state back."""
         assert self._sink is not None
         state = self._sink.state_data()
-        if not state.version or await self._redis.exists(self._keys[6]):
+        if not state.version or await self._redis.exists(self._key["version"]):
             return
-        args: list[Any] = [state.version, len(state.metrics)]
+        args: list[EncodableT] = [state.version, repr(state.updated_at), len(state.metrics)]
         for metric in state.metrics:
             previous = (
                 b"" if metric.previous is None else _encode(MetricUpdated(metric.name, metric.previous, 0.0))
@@ -324,6 +350,20 @@ class RedisHub:
             future.cancel()
         await self._reader.aclose()
         await self._redis.aclose()
+        if self._left_behind:  # a read left behind by a cancelled reader ends with its connection
+            await asyncio.wait(set(self._left_behind), timeout=BLOCK_MS / 1000)
+
+
+async def _evaluate(
+    connection: AbstractConnection, script: AsyncScript, keys: Sequence[str], args: Sequence[EncodableT]
+) -> Any:
+    """Run `script` on `connection` by its sha, or whole when this Redis has not seen it yet."""
+    await connection.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    try:
+        return await connection.read_response()
+    except NoScriptError:  # a restarted or flushed Redis; nothing ran
+        await connection.send_command("EVAL", script.script, len(keys), *keys, *args)
+        return await connection.read_response()
 
 
 def _past(event_id: str, fields: dict[bytes, bytes]) -> tuple[Event, Change]:
@@ -336,7 +376,12 @@ def _past(event_id: str, fields: dict[bytes, bytes]) -> tuple[Event, Change]:
 
 
 def _state(
-    version: str, metrics: list[bytes], prev: list[bytes], feed: list[bytes], alerts: list[bytes]
+    version: str,
+    metrics: list[bytes],
+    prev: list[bytes],
+    feed: list[bytes],
+    alerts: list[bytes],
+    updated: str,
 ) -> StateData:
     values = []
     for payload, old_payload in zip(metrics, prev, strict=True):
@@ -346,5 +391,8 @@ def _state(
             values.append(MetricValue(fact.name, fact.value, fact.ts, previous))
     items = [item for item in map(_decode_fact, feed) if isinstance(item, ActivityAdded)]
     banners = [alert for alert in map(_decode_fact, alerts) if isinstance(alert, AlertRaised)]
-    newest = max([v.ts for v in values] + [i.ts for i in items] + [a.ts for a in banners], default=0.0)
+    if updated:
+        newest = float(updated)
+    else:  # kept by a livedash from before `:updated`: the newest of what is still there
+        newest = max([v.ts for v in values] + [i.ts for i in items] + [a.ts for a in banners], default=0.0)
     return StateData(version, values, items, banners, newest)
