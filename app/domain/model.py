@@ -129,3 +129,7 @@ class AlertResolved(msgspec.Struct, tag="alert-resolved", frozen=True):
 
 
 Fact = MetricUpdated | ActivityAdded | AlertRaised | AlertResolved
+
+
+FACT_KINDS: tuple[type, ...] = (MetricUpdated, ActivityAdded, AlertRaised, AlertResolved)
+"""Every kind of fact, for hubs that refuse a batch holding anything else before recording any of it."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.domain.events import Change, Event
 from app.domain.ids import format_id, id_key
-from app.domain.model import Fact
+from app.domain.model import FACT_KINDS, Fact
 from app.hubs.base import Lease, Sink
 from app.hubs.sqlite import SqliteStore
 
@@ -39,6 +39,9 @@ class EmbeddedHub:
 
     async def append(self, facts: Sequence[Fact]) -> list[str]:
         assert self._sink is not None, "start() first"
+        for fact in facts:  # before any id is taken: a refused batch records nothing
+            if not isinstance(fact, FACT_KINDS):
+                raise TypeError(f"unknown fact {fact!r}")
         start = self._seq + 1
         events = [Event(format_id(self._epoch, seq), fact) for seq, fact in enumerate(facts, start)]
         self._seq += len(events)
