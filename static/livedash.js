@@ -2,7 +2,7 @@
  * htmx and its SSE extension; no inline code anywhere (strict Content-Security-Policy).
  *
  * - Resume without loss: when an EventSource ends for good (a 502 during a deploy), the SSE
- *   extension builds a new one, which sends no Last-Event-ID (htmx-extensions issue 184). We
+ *   extension builds a new one, which sends no Last-Event-ID (bigskysoftware/htmx-extensions#184). We
  *   wrap htmx.createEventSource to put the last id we saw into the URL instead.
  * - Connection status and the time of the last update in the header.
  * - A watchdog that reconnects when the line goes silent (no heartbeat) without an error.
