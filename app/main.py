@@ -33,9 +33,11 @@ from app.service.dashboard import Dashboard
 from app.settings import Settings, SettingsError
 from app.streaming.render import STATIC, Renderer, make_environment
 from app.web.asgi import StreamsFirst
+from app.web.metrics import IngestCounts, make_registry
 from app.web.routes.deps import provide_dashboard
 from app.web.routes.health import healthz, readyz
 from app.web.routes.ingest import ingest_router
+from app.web.routes.metrics import metrics
 from app.web.routes.pages import index
 from app.web.shutdown import on_termination
 from app.web.validation import name_the_field
@@ -128,11 +130,13 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
         raise
     env = make_environment()
     dashboard = Dashboard(settings, Renderer(env), make_hub(settings))
+    ingest_counts = IngestCounts()
     app = Litestar(
         route_handlers=[
             index,
             healthz,
             readyz,
+            metrics,
             ingest_router,
             create_static_files_router(
                 "/static",
@@ -142,7 +146,13 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
             ),
         ],
         dependencies={"dashboard": Provide(provide_dashboard, sync_to_thread=False)},
-        state=State({"dashboard": dashboard, "settings": settings}),
+        state=State(
+            {
+                "dashboard": dashboard,
+                "settings": settings,
+                "metrics_registry": make_registry(dashboard, ingest_counts),
+            }
+        ),
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
         lifespan=[lifespan],
         exception_handlers={ValidationException: name_the_field, HubUnavailable: hub_unavailable},
@@ -166,4 +176,4 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
             formatters={"standard": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
         ),
     )
-    return StreamsFirst(app, dashboard)
+    return StreamsFirst(app, dashboard, ingest_counts)

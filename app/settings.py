@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 PREFIX = "LIVEDASH_"
-_SECRETS = ("ingest_token", "redis_url")  # a Redis URL may carry a password
+_SECRETS = ("ingest_token", "metrics_token", "redis_url")  # a Redis URL may carry a password
 
 
 class SettingsError(ValueError):
@@ -33,6 +33,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_token: str = ""
     """Bearer token the ingest API requires; empty means loopback clients only."""
 
+    metrics_token: str = ""
+    """Bearer token that lets a scraper off this machine read /metrics (loopback always may)."""
+
     demo: bool = True
     """Run the built-in demo source, so a fresh checkout shows live data."""
 
@@ -50,6 +53,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     retry_ms: Annotated[int, msgspec.Meta(ge=0)] = 2000
     """Reconnection delay the `retry:` field asks browsers to wait."""
+
+    flush_hz: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 10.0
+    """Most writes per second to each stream: frames that come sooner wait and leave together
+    in the next write, so a board where many cards change costs min(events, rate) writes per
+    client; 0 writes every event at once."""
 
     client_buffer_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65536
     """Bytes a stream may hold for a client that is not reading before it is dropped."""

@@ -16,9 +16,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings() -> Settings:
-    # In memory (no SQLite file) and unthrottled, so every point is an event; the throttle
-    # and the store have tests of their own that turn them on.
-    return Settings(demo=False, feed_size=5, replay_window=50, card_rate=0, db_path="")
+    # In memory (no SQLite file), unthrottled and unflushed, so every point is an event that
+    # is written at once; the throttle, the flush and the store have tests of their own.
+    return Settings(demo=False, feed_size=5, replay_window=50, card_rate=0, flush_hz=0, db_path="")
 
 
 @pytest.fixture

@@ -77,6 +77,11 @@ class Hub(Protocol):
         """Work to run for the app's lifetime (readers, writers)."""
         ...
 
+    def telemetry(self) -> dict[str, float]:
+        """Figures for /metrics, by name: `commits` and `commit_seconds` (SQLite),
+        `reader_lag_seconds` (Redis). Cheap: read at scrape time only."""
+        ...
+
     def lease(self, name: str, seconds: float, on_change: Callable[[bool], None]) -> Lease | None:
         """A lease shared by every process on this hub, or None when this process is the only
         one (it then always holds it)."""

@@ -66,6 +66,11 @@ class EmbeddedHub:
     def background(self) -> list[Coroutine[Any, Any, None]]:
         return [self._store.run()] if self._store else []
 
+    def telemetry(self) -> dict[str, float]:
+        if self._store is None:
+            return {}
+        return {"commits": self._store.commits, "commit_seconds": self._store.commit_seconds}
+
     def lease(self, name: str, seconds: float, on_change: Callable[[bool], None]) -> Lease | None:
         return None  # one process per hub: it runs everything itself
 

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from importlib import resources
 from typing import Any, TypeVar, cast
@@ -37,7 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
 from app.domain.events import Change, Event
-from app.domain.ids import parse_id
+from app.domain.ids import id_key, parse_id
 from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
 from app.domain.state import MetricValue, StateData
 from app.hubs.base import HubUnavailable, Sink
@@ -158,6 +159,7 @@ class RedisHub:
         self._seed = self._redis.register_script(_SEED)
         self._sink: Sink | None = None
         self._last = "0-0"
+        self._lag = 0.0
         self._waiters: list[tuple[tuple[int, int], asyncio.Future[None]]] = []
         self._problem: str | None = None
         self._left_behind: set[asyncio.Future[Any]] = set()
@@ -311,6 +313,8 @@ class RedisHub:
             return
         self._sink.deliver(events)
         self._last = events[-1].id
+        # A stream id's first half is when Redis appended it (ms): how far behind this reader is.
+        self._lag = max(0.0, time.time() - id_key(self._last)[0] / 1000)
         last = parse_id(self._last)
         assert last is not None
         still = []
@@ -341,6 +345,9 @@ class RedisHub:
             args.extend((alert.id, _encode(alert)))
         if await self._seed(keys=self._keys, args=args):
             log.warning("redis had no dashboard state; restored it from this process (at %s)", state.version)
+
+    def telemetry(self) -> dict[str, float]:
+        return {"reader_lag_seconds": self._lag}
 
     def lease(self, name: str, seconds: float, on_change: Callable[[bool], None]) -> Lease:
         return Lease(self._redis, f"{self._prefix}:lease:{name}", seconds, on_change)

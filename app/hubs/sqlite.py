@@ -80,6 +80,9 @@ class SqliteStore:
         self._last_seq = 0
         self.error: str | None = None
         """Why the last write failed, for /readyz; None while writes succeed."""
+        self.commits = 0
+        self.commit_seconds = 0.0
+        """Time spent in committed transactions, in all (with `commits`: the mean, for /metrics)."""
 
     # --- start-up --------------------------------------------------------------------
 
@@ -184,6 +187,7 @@ class SqliteStore:
         self._dirty.clear()
         rows, self._rows = self._rows, []
         blob = _state_encoder.encode(self._snapshot())  # taken on the loop: consistent with rows
+        started = time.perf_counter()
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._write, rows, blob)
         except (sqlite3.Error, OSError) as exc:
@@ -194,6 +198,8 @@ class SqliteStore:
             await asyncio.sleep(1.0)
         else:
             self.error = None
+            self.commits += 1
+            self.commit_seconds += time.perf_counter() - started
 
     def _write(self, rows: list[tuple[int, str | None, bytes, bytes]], blob: bytes) -> None:
         db = self._db

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Generator, Hashable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -186,6 +187,7 @@ class Subscriber:
         self.ready = None
         if self._channel is not None:
             self._channel.discard(self)
+            self._channel.ended[reason] += 1
             self._channel = None
         self.closed.set_result(reason)
         if self.handler is not None and self.handler is not asyncio.current_task():
@@ -215,6 +217,8 @@ class Subscriber:
                 if old is not None:
                     self._pending_bytes -= len(old)
                     self.conflated += 1
+                    if self._channel is not None:
+                        self._channel.conflations += 1
             pending[key] = frame
             self._pending_bytes += len(frame)
         if self._pending_bytes > self._limit:
@@ -248,33 +252,109 @@ class Subscriber:
 
 
 class Channel:
-    """The subscribers of one stream format; `broadcast` hands each the same bytes."""
+    """The subscribers of one stream format; `broadcast` hands each the same bytes.
 
-    __slots__ = ("_subscribers",)
+    With a flush rate, a stream is written at most `flush_hz` times a second, however many
+    cards change: frames that arrive within `1/flush_hz` of the last write wait and leave
+    together in the next one, joined and chunk-framed once for every client on that tick.
+    A channel that has been quiet for an interval writes at once, so a light board loses no
+    latency. Nothing is dropped here; conflation stays with each lagging subscriber.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "_held",
+        "_interval",
+        "_last",
+        "_late",
+        "_subscribers",
+        "_timer",
+        "bytes_written",
+        "conflations",
+        "deliveries",
+        "ended",
+        "writes",
+    )
+
+    def __init__(self, flush_hz: float = 0.0) -> None:
         self._subscribers: dict[Subscriber, None] = {}
+        self._interval = 1.0 / flush_hz if flush_hz > 0 else 0.0
+        self._last = -math.inf  # loop time of the last write to every subscriber
+        self._held: list[Part] = []  # frames waiting for the next flush
+        self._late: dict[Subscriber, int] = {}  # joined while frames were held: how many it has
+        self._timer: asyncio.TimerHandle | None = None
+        # Counted per broadcast and per flush, never per client: /metrics reads them.
+        self.deliveries = 0
+        """Frames handed to clients (one frame to one client counts one)."""
+        self.writes = 0
+        """Writes to clients (one write may carry many frames)."""
+        self.bytes_written = 0
+        self.conflations = 0
+        """Frames a lagging client's newer frame of the same card replaced."""
+        self.ended = dict.fromkeys(Closed, 0)
+        """Subscriptions ended, by why."""
 
     def __len__(self) -> int:
         return len(self._subscribers)
 
     def add(self, subscriber: Subscriber) -> None:
-        """Start delivering to `subscriber`; it leaves again when its `closed` resolves."""
+        """Start delivering to `subscriber`; it leaves again when its `closed` resolves.
+
+        A subscriber that joins while frames are held got them in its catch-up already (the
+        replay window holds them), so the next flush skips those for it.
+        """
         self._subscribers[subscriber] = None
         subscriber._channel = self
+        if self._held:
+            self._late[subscriber] = len(self._held)
 
     def discard(self, subscriber: Subscriber) -> None:
         """Stop delivering to `subscriber` (it calls this when it closes)."""
         self._subscribers.pop(subscriber, None)
+        self._late.pop(subscriber, None)
 
     def broadcast(self, batch: Batch) -> None:
-        """Push `batch` to every subscriber, in subscription order.
+        """Deliver `batch` to every subscriber: now, or with the next flush."""
+        if self._interval:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            if self._held or now < self._last + self._interval:
+                self._held.extend(batch.parts)
+                if self._timer is None:
+                    self._timer = loop.call_at(self._last + self._interval, self.flush)
+                return
+            self._last = now
+        self._write(batch)
 
-        This loop runs once per client per event, so the common case (a direct wire with
+    def flush(self) -> None:
+        """Write what is held now, in one write per client (the timer calls it; so does shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        held, self._held = self._held, []
+        late, self._late = self._late, {}
+        if not held:
+            return
+        self._last = asyncio.get_running_loop().time()
+        if late:
+            for subscriber, seen in late.items():
+                if seen < len(held):
+                    subscriber.push(Batch(held[seen:]))
+        self._write(Batch(held), skip=late)
+
+    def _write(self, batch: Batch, skip: Mapping[Subscriber, int] | None = None) -> None:
+        """Push `batch` to every subscriber (but `skip`), in subscription order.
+
+        This loop runs once per client per write, so the common case (a direct wire with
         nothing pending) is inlined: a few attribute reads and one C call to the transport.
         """
         chunk = batch.chunk
+        clients = len(self._subscribers) - (len(skip) if skip else 0)
+        self.writes += clients
+        self.deliveries += clients * len(batch.parts)
+        self.bytes_written += clients * len(chunk)
         for subscriber in list(self._subscribers):
+            if skip and subscriber in skip:
+                continue
             wire = subscriber.ready
             if wire is not None and not wire.cycle.disconnected:
                 wire.transport.write(chunk)
@@ -284,6 +364,7 @@ class Channel:
                 subscriber.push(batch)
 
     def close_all(self, reason: Closed) -> None:
-        """End every subscription, as on shutdown."""
+        """Write what is held, then end every subscription, as on shutdown."""
+        self.flush()
         for subscriber in list(self._subscribers):
             subscriber.close(reason)

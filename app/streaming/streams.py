@@ -29,6 +29,17 @@ class StreamFormat(StrEnum):
     json = "json"
 
 
+class Opening(StrEnum):
+    """What a new stream was sent first."""
+
+    snapshot = "snapshot"
+    """No id: the current state."""
+    resumed = "resumed"
+    """Exactly what it missed since its id."""
+    resync = "resync"
+    """An id neither the window nor the hub could serve: the current state instead."""
+
+
 def frames_of(entries: Sequence[Entry], fmt: StreamFormat) -> Batch:
     """The frames of `entries` for one format, keyed for conflation, as one broadcast."""
     if fmt is StreamFormat.html:
@@ -48,18 +59,22 @@ class Streams:
         window: int,
         client_buffer: int,
         retry_ms: int,
+        flush_hz: float = 0.0,
     ) -> None:
         self.state = state
         self.frames = frames
         self.log = log
         self.ring = ReplayRing(window, "")
-        self.channels = {fmt: Channel() for fmt in StreamFormat}
+        self.channels = {fmt: Channel(flush_hz) for fmt in StreamFormat}
         self.client_buffer = client_buffer
         self.closing = False
         self._preamble = sse.preamble(retry_ms)
         self._snapshot: Entry | None = None
         self._openings: dict[StreamFormat, tuple[str, Batch]] = {}
-        self._path_logged = False
+        self.write_path: str | None = None
+        """`direct` or `asgi`, once a stream has shown which one this server gives."""
+        self.openings = dict.fromkeys(Opening, 0)
+        """Streams opened, by what they were sent first."""
 
     def __len__(self) -> int:
         return sum(len(channel) for channel in self.channels.values())
@@ -108,8 +123,10 @@ class Streams:
         if subscriber.closed.done():
             return subscriber
         if missed is None:
+            self.openings[Opening.resync if last_id else Opening.snapshot] += 1
             subscriber.push(self._opening(fmt))
         else:
+            self.openings[Opening.resumed] += 1
             batch = frames_of(missed, fmt)
             subscriber.push(Batch([(None, self._preamble), *batch.parts]))
         self.channels[fmt].add(subscriber)
@@ -138,7 +155,7 @@ class Streams:
 
     def _log_write_path(self, subscriber: Subscriber) -> None:
         # Once per process: the direct path rests on uvicorn internals (see app/streaming/wire.py).
-        if not self._path_logged:
-            self._path_logged = True
+        if self.write_path is None:
+            self.write_path = "direct" if subscriber.direct else "asgi"
             path = "direct to uvicorn's transport" if subscriber.direct else "through ASGI send"
             log.info("streams write %s", path)

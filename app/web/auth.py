@@ -58,3 +58,35 @@ async def ingest_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -
         client.host if client else None,
         proxied="x-forwarded-for" in headers or "forwarded" in headers,
     )
+
+
+def check_metrics(
+    settings: Settings, authorization: str | None, client_host: str | None, proxied: bool = False
+) -> None:
+    """Raise 401/403 unless the request may read /metrics: this machine (a sidecar or node
+    exporter's scraper), or anyone with `LIVEDASH_METRICS_TOKEN` as a bearer token."""
+    if is_loopback(client_host) and not proxied:
+        return
+    token = settings.metrics_token
+    if not token:
+        raise PermissionDeniedException(
+            "/metrics is open to loopback clients only while LIVEDASH_METRICS_TOKEN is unset"
+        )
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise NotAuthorizedException(
+            "Authorization: Bearer <LIVEDASH_METRICS_TOKEN> is missing or wrong",
+            headers={"WWW-Authenticate": 'Bearer realm="livedash metrics"'},
+        )
+
+
+async def metrics_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    """Litestar guard around `check_metrics`."""
+    client = connection.client
+    headers = connection.headers
+    check_metrics(
+        connection.app.state.settings,
+        headers.get("authorization"),
+        client.host if client else None,
+        proxied="x-forwarded-for" in headers or "forwarded" in headers,
+    )

@@ -254,3 +254,65 @@ async def test_the_handler_closing_its_own_subscriber_does_not_cancel_itself() -
     conn.leave()
     assert await task == "finished"
     assert sub.closed.result() is Closed.disconnect
+
+
+# --- the flush: at most flush_hz writes a second per stream --------------------------------
+
+
+def flushed_channel(hz: float, count: int) -> tuple[Channel, list[FakeConnection]]:
+    channel = Channel(flush_hz=hz)
+    conns = [FakeConnection() for _ in range(count)]
+    for conn in conns:
+        channel.add(Subscriber(conn.send, limit=100_000))
+    return channel, conns
+
+
+async def test_an_idle_channel_writes_an_event_at_once() -> None:
+    channel, [conn] = flushed_channel(10, 1)
+    channel.broadcast(Batch.of(b"first"))
+    assert conn.written == [b"first"]  # no waiting for a tick on a quiet board
+
+
+async def test_frames_within_the_interval_leave_together_in_the_next_write() -> None:
+    channel, conns = flushed_channel(20, 3)  # one write per 50 ms at most
+    started = asyncio.get_running_loop().time()
+    channel.broadcast(Batch([card("cpu", 1, 1.0)]))
+    channel.broadcast(Batch([card("cpu", 2, 2.0), item(3, "hello")]))
+    channel.broadcast(Batch([card("mem", 4, 4.0)]))
+    assert [c.written for c in conns] == [[card("cpu", 1, 1.0)[1]]] * 3
+    await conns[0].until(lambda: len(conns[0].written) == 2)
+    waited = asyncio.get_running_loop().time() - started
+    assert waited >= 0.05 - 0.005  # not before the interval ran out (the loop's clock granularity)
+    second = card("cpu", 2, 2.0)[1] + item(3, "hello")[1] + card("mem", 4, 4.0)[1]
+    assert [c.written for c in conns] == [[card("cpu", 1, 1.0)[1], second]] * 3
+    assert conns[1].written[1] is conns[2].written[1]  # one bytes object for every client on the tick
+    assert (channel.writes, channel.deliveries) == (6, 12)  # nothing conflated away: 4 frames each
+
+
+async def test_a_client_joining_while_frames_are_held_does_not_get_them_twice() -> None:
+    channel, [early] = flushed_channel(20, 1)
+    channel.broadcast(Batch.of(b"a"))
+    channel.broadcast(Batch.of(b"b"))  # held: its catch-up will come from the replay window
+    late = FakeConnection()
+    channel.add(Subscriber(late.send, limit=100_000))
+    channel.broadcast(Batch.of(b"c"))  # held, and after the late client joined
+    await early.until(lambda: len(early.written) == 2)
+    assert early.written == [b"a", b"bc"]
+    assert late.written == [b"c"]
+
+
+async def test_shutdown_writes_what_is_held_before_ending_the_streams() -> None:
+    channel, [conn] = flushed_channel(1, 1)  # the next tick is a second away
+    channel.broadcast(Batch.of(b"a"))
+    channel.broadcast(Batch.of(b"b"))
+    channel.close_all(Closed.shutdown)
+    assert conn.written == [b"a", b"b"]
+    assert len(channel) == 0
+
+
+async def test_flush_hz_zero_writes_every_event_at_once() -> None:
+    channel, [conn] = flushed_channel(0, 1)
+    for body in (b"1", b"2", b"3"):
+        channel.broadcast(Batch.of(body))
+    assert conn.written == [b"1", b"2", b"3"]
+    assert (channel.writes, channel.deliveries, channel.bytes_written) == (3, 3, 3 * len(http_chunk(b"1")))
