@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,31 @@ class Options:
     only: tuple[str, ...]
     smoke: bool
     json_path: Path | None
+    heavy_on: bool = True
+    """Run the heavy-board phase too."""
+    heavy_clients: int = 1000
+    heavy_cards: int = 50
+    heavy_rate: float = 200.0
+    heavy_seconds: float = 10.0
+    cards: int | None = None
+    """How many cards the events rotate over; None: one per event a second (at least 20)."""
 
     @property
     def names(self) -> list[str]:
-        """Metric names the paced events rotate over: at least 20, and each at most once a
-        second, so livedash's per-card throttle (4/s) never holds one back."""
-        return [f"bench-{i}" for i in range(max(20, math.ceil(self.rate)))]
+        """Metric names the paced events rotate over: by default at least 20, and each at most
+        once a second, so livedash's per-card throttle (4/s) never holds one back."""
+        count = self.cards if self.cards is not None else max(20, math.ceil(self.rate))
+        return [f"bench-{i}" for i in range(count)]
+
+    def heavy(self) -> Options:
+        """The heavy board: many cards changing at once (the throttle is off for it)."""
+        return replace(
+            self,
+            clients=self.heavy_clients,
+            rate=self.heavy_rate,
+            seconds=self.heavy_seconds,
+            cards=self.heavy_cards,
+        )
 
     @property
     def events(self) -> int:
@@ -47,6 +66,9 @@ class Options:
 
 FULL = {"clients": 10_000, "rate": 10.0, "seconds": 20.0, "page_requests": 300, "ingest_seconds": 5.0}
 SMOKE = {"clients": 200, "rate": 20.0, "seconds": 2.0, "page_requests": 50, "ingest_seconds": 1.0}
+# The heavy board: 50 cards changing 4 times a second each (200 events/s in all), throttle off.
+HEAVY_FULL = {"heavy_clients": 1000, "heavy_cards": 50, "heavy_rate": 200.0, "heavy_seconds": 10.0}
+HEAVY_SMOKE = {"heavy_clients": 100, "heavy_cards": 20, "heavy_rate": 100.0, "heavy_seconds": 2.0}
 
 
 def parse(argv: list[str] | None = None) -> Options:
@@ -71,6 +93,11 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--only", choices=SERVERS, help="measure one server only")
     parser.add_argument(
+        "--no-heavy",
+        action="store_true",
+        help="skip the heavy-board phase (1,000 clients, 50 cards, 200 events/s)",
+    )
+    parser.add_argument(
         "--json", type=Path, dest="json_path", help="where to write the results (default bench/results/)"
     )
     args = parser.parse_args(argv)
@@ -83,6 +110,7 @@ def parse(argv: list[str] | None = None) -> Options:
         parser.error("--clients, --rate and --seconds must be positive")
     if pick["rate"] > 400:
         parser.error("--rate: at most 400 (one metric name per event a second; livedash keeps 500 names)")
+    heavy = HEAVY_SMOKE if args.smoke else HEAVY_FULL
     return Options(
         clients=int(pick["clients"]),
         rate=float(pick["rate"]),
@@ -95,4 +123,9 @@ def parse(argv: list[str] | None = None) -> Options:
         only=(args.only,) if args.only else SERVERS,
         smoke=args.smoke,
         json_path=args.json_path,
+        heavy_on=not args.no_heavy,
+        heavy_clients=int(heavy["heavy_clients"]),
+        heavy_cards=int(heavy["heavy_cards"]),
+        heavy_rate=float(heavy["heavy_rate"]),
+        heavy_seconds=float(heavy["heavy_seconds"]),
     )

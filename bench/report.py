@@ -13,6 +13,10 @@ CONNECT_CPU_MS = 0.2
 PAGE_P50_MS = 5.0
 INGEST_POINTS_PER_S = 50_000
 SLOW_P99_RATIO = 1.25
+HEAVY_CPU_PER_DELIVERY_US = 1.5
+HEAVY_CPU_VS_NODE = 0.2
+HEAVY_P99_MS = 150.0
+REDIS_CPU_VS_EMBEDDED = 1.1  # a process's capacity with Redis within 10 % of the embedded backend's
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     ):
         ours, theirs = _get(servers, "livedash", *path), _get(servers, "node", *path)
         out[key] = round(ours / theirs, 3) if ours is not None and theirs else None
+    ours = _get(servers, "livedash-heavy", "steady", "server_cpu_us_per_delivery")
+    theirs = _get(servers, "node-heavy", "steady", "server_cpu_us_per_delivery")
+    out["heavy_cpu_per_delivery"] = round(ours / theirs, 3) if ours is not None and theirs else None
     return out
 
 
@@ -128,11 +135,29 @@ def checks(results: dict[str, Any]) -> list[Check]:
                 "stalled 10 %: owed values lost", f"{_num(owed)} ({_num(regressions)} regressions)", "0", ok
             )
         )
+    heavy = results["servers"].get("livedash-heavy")
+    if heavy is not None:
+        steady = heavy.get("steady", {})
+        cpu = steady.get("server_cpu_us_per_delivery")
+        out.append(_ceiling("heavy board: CPU per delivered event", cpu, 2, "µs", HEAVY_CPU_PER_DELIVERY_US))
+        if "node-heavy" in results["servers"]:
+            out.append(
+                _ceiling(
+                    "  ... livedash / node:http", ratio["heavy_cpu_per_delivery"], 2, "x", HEAVY_CPU_VS_NODE
+                )
+            )
+        p99 = _get(steady, "latency_ms", "p99")
+        out.append(_ceiling("heavy board: p99 ingest → client read", p99, 1, "ms", HEAVY_P99_MS))
+        out.append(_none("heavy board: lost", steady.get("lost")))
     if "node" in results["servers"]:
         out.append(_none("node:http lost (sanity of the reference)", _get(node, "steady", "lost")))
     redis = results["servers"].get("livedash-redis")
     if redis is not None:
         out.append(_none("redis backend: lost", _get(redis, "steady", "lost")))
+        ours = _get(redis, "steady", "server_cpu_us_per_delivery")
+        embedded = _get(ld, "steady", "server_cpu_us_per_delivery")
+        ratio_redis = round(ours / embedded, 3) if ours is not None and embedded else None
+        out.append(_ceiling("redis: CPU per delivery / embedded", ratio_redis, 2, "x", REDIS_CPU_VS_EMBEDDED))
     return out
 
 
@@ -263,6 +288,32 @@ def _redis(redis: dict[str, Any], memory: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _heavy(results: dict[str, Any]) -> list[str]:
+    """The heavy board, livedash beside the naive node:http reference, measured alike."""
+    ld, node = results["servers"].get("livedash-heavy", {}), results["servers"].get("node-heavy", {})
+    opts = results["meta"]["options"]
+    lines = [
+        "",
+        f"heavy board: {opts['heavy_clients']:,} clients, {opts['heavy_cards']} cards,"
+        f" {opts['heavy_rate']:g} events/s in all for {opts['heavy_seconds']:g} s, throttle off",
+        _row("", "livedash", "node:http", "livedash/node"),
+    ]
+
+    def both(label: str, path: tuple[str, ...], digits: int, unit: str) -> None:
+        a, b = _get(ld, *path), _get(node, *path)
+        ratio = round(a / b, 3) if a is not None and b else None
+        lines.append(_row(label, _num(a, digits, unit), _num(b, digits, unit), _num(ratio, 2)))
+
+    both("deliveries/s", ("steady", "deliveries_per_s"), 0, "")
+    both("writes/s", ("steady", "writes_per_s"), 0, "")
+    both("server CPU per delivered event", ("steady", "server_cpu_us_per_delivery"), 2, "µs")
+    both("  of which in the kernel", ("steady", "server_kernel_us_per_delivery"), 2, "µs")
+    both("server CPU, % of one core", ("steady", "server_cpu_pct"), 0, "%")
+    lines.append(_row("latency p50 / p99 / max", _latency(ld.get("steady")), _latency(node.get("steady"))))
+    both("lost", ("steady", "lost"), 0, "")
+    return lines
+
+
 def _notes(results: dict[str, Any]) -> list[str]:
     """Say when a window's figures measure the machine rather than the server."""
     notes = []
@@ -289,6 +340,8 @@ def table(results: dict[str, Any]) -> str:
     if slow := ld.get("slow"):
         lines += _slow(slow, results["meta"]["options"])
     lines += _page_and_ingest(ld)
+    if "livedash-heavy" in servers or "node-heavy" in servers:
+        lines += _heavy(results)
     redis = servers.get("livedash-redis", {})
     if "steady" in redis:
         lines += _redis(redis, ld)

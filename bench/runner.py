@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import secrets
@@ -342,6 +343,49 @@ async def run_node(opts: Options, log_dir: Path) -> dict[str, Any]:
         return figures
 
 
+async def _writes(server: Server) -> float:
+    """Writes to clients so far, as livedash's /metrics counts them (both formats)."""
+    async with httpx.AsyncClient(timeout=5.0, trust_env=False) as http:
+        text = (await http.get(server.url + "/metrics")).text
+    return sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("livedash_writes_total{")
+    )
+
+
+async def run_heavy(opts: Options, log_dir: Path, token: str, kind: str) -> dict[str, Any]:
+    """The heavy board: many cards changing at once, every change counted, throttle off.
+
+    livedash bounds the writes per client (LIVEDASH_FLUSH_HZ, default 10 a second); the
+    node:http reference writes every event to every client, as naive fan-out does.
+    """
+    heavy = opts.heavy()
+    with contextlib.ExitStack() as stack:
+        if kind == "livedash":
+            server = servers.start_livedash("livedash-heavy", log_dir, token, {"LIVEDASH_CARD_RATE": "0"})
+        else:
+            server = servers.start_node(log_dir, name="node-heavy")
+        stack.callback(server.stop)
+        await servers.wait_ready(server)
+        dep = Deployment([server])
+        dep.seed(heavy.names)
+        fleet = Fleet([server.port], server.stream_path)
+        figures: dict[str, Any] = {"pid": server.pid, "cards": heavy.heavy_cards}
+        figures["connect"] = await connect_phase(dep, fleet, heavy)
+        writes = await _writes(server) if kind == "livedash" else 0.0
+        steady, _ = await publish_phase(dep, fleet, heavy, 1, heavy.seconds)
+        span = steady["deliveries"] / steady["deliveries_per_s"] if steady["deliveries_per_s"] else None
+        if kind == "livedash" and span:
+            steady["writes_per_s"] = round((await _writes(server) - writes) / span)
+        else:  # one res.write per event per client, by construction
+            steady["writes_per_s"] = steady["deliveries_per_s"]
+        figures["steady"] = steady
+        figures["closed_all"] = await _close_streams(dep, fleet)
+        figures["log_problems"] = server.log_problems()
+        return figures
+
+
 async def run_redis(opts: Options, log_dir: Path, token: str) -> dict[str, Any]:
     """Two livedash processes sharing a private Redis, clients split between them, events
     published through the first: what the Redis hop costs."""
@@ -405,6 +449,9 @@ async def run(opts: Options, log_dir: Path) -> dict[str, Any]:
         plan.append(("livedash", lambda: run_livedash(opts, log_dir, token)))
     if "node" in opts.only:
         plan.append(("node", lambda: run_node(opts, log_dir)))
+    if opts.heavy_on:
+        for kind in opts.only:
+            plan.append((f"{kind}-heavy", functools.partial(run_heavy, opts, log_dir, token, kind)))
     if opts.backend == "redis" and "livedash" in opts.only:
         plan.append(("livedash-redis", lambda: run_redis(opts, log_dir, token)))
     for name, start in plan:

@@ -150,14 +150,14 @@ def start_livedash(name: str, log_dir: Path, token: str, extra_env: dict[str, st
     return server
 
 
-def start_node(log_dir: Path) -> Server:
+def start_node(log_dir: Path, name: str = "node") -> Server:
     """The reference broadcaster: plain node:http, a Set of clients."""
     node = shutil.which("node")
     if node is None:
         raise RuntimeError("node is not on PATH: the reference broadcaster needs Node.js (v18 or later)")
     port = free_port()
     env = {**os.environ, "PORT": str(port), "HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)}
-    server = _spawn("node", [node, str(BROADCASTER)], env, log_dir, port)
+    server = _spawn(name, [node, str(BROADCASTER)], env, log_dir, port)
     server.stream_path = "/stream"
     server.publish_path = "/publish"
     return server

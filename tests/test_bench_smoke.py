@@ -30,6 +30,10 @@ TARGETS = [
     "stalled 10 %: others lost",
     "stalled 10 %: server RSS growth",
     "stalled 10 %: owed values lost",
+    "heavy board: CPU per delivered event",
+    "livedash / node:http",
+    "heavy board: p99 ingest → client read",
+    "heavy board: lost",
     "node:http lost (sanity of the reference)",
 ]
 
@@ -105,8 +109,10 @@ def test_smoke_run_reports_every_figure_and_loses_nothing(tmp_path: Path) -> Non
     options = data["meta"]["options"]
     events = round(options["rate"] * options["seconds"])
     servers = data["servers"]
-    assert set(servers) == {"livedash", "node"}, run.stdout
+    assert set(servers) == {"livedash", "node", "livedash-heavy", "node-heavy"}, run.stdout
     for name, figures in servers.items():
+        if name.endswith("-heavy"):
+            continue
         assert "error" not in figures, (name, figures.get("error"))
         connect, steady = figures["connect"], figures["steady"]
         assert connect["connected"] == options["clients"], name
@@ -134,7 +140,26 @@ def test_smoke_run_reports_every_figure_and_loses_nothing(tmp_path: Path) -> Non
     assert ingest["errors"] == 0 and ingest["points_per_s"] > 0
     assert _number(ingest["server_cpu_us_per_point"])
 
-    assert set(data["ratios"]) == {"cpu_per_delivery", "rss_per_conn", "connect_cpu_per_conn", "latency_p99"}
+    heavy_events = round(options["heavy_rate"] * options["heavy_seconds"])
+    for name in ("livedash-heavy", "node-heavy"):
+        figures = servers[name]
+        assert "error" not in figures, (name, figures.get("error"))
+        steady = figures["steady"]
+        assert figures["connect"]["connected"] == options["heavy_clients"], name
+        assert steady["lost"] == steady["extra"] == steady["malformed"] == 0, (name, steady)
+        assert steady["deliveries"] == options["heavy_clients"] * heavy_events, name
+        assert _number(steady["writes_per_s"]) and _number(steady["server_cpu_us_per_delivery"]), name
+    # node:http writes every event to every client; livedash at most LIVEDASH_FLUSH_HZ (10) times a second.
+    heavy = servers["livedash-heavy"]["steady"]
+    assert heavy["writes_per_s"] < servers["node-heavy"]["steady"]["writes_per_s"]
+
+    assert set(data["ratios"]) == {
+        "cpu_per_delivery",
+        "rss_per_conn",
+        "connect_cpu_per_conn",
+        "latency_p99",
+        "heavy_cpu_per_delivery",
+    }
     assert _number(data["ratios"]["cpu_per_delivery"]), data["ratios"]
     assert [check["figure"].strip(". ") for check in data["targets"]] == TARGETS
     assert [check["figure"] for check in data["targets"] if check["ok"] is None] == [], data["targets"]
