@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import anyio
 import httpx
 import pytest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -92,3 +95,25 @@ async def test_without_a_token_metrics_stay_on_this_machine(make_server: MakeSer
         assert refused.json()["detail"] == (
             "/metrics is open to loopback clients only while LIVEDASH_METRICS_TOKEN is unset"
         )
+
+
+async def test_a_burst_of_card_updates_leaves_in_a_few_writes(make_server: MakeServer) -> None:
+    """LIVEDASH_FLUSH_HZ bounds the writes per stream, and every frame still arrives."""
+    server = make_server({"LIVEDASH_FLUSH_HZ": "4"}).start()
+    name = unique("burst")
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=10.0, trust_env=False) as client,
+        open_stream(client, "/api/dashboard/stream") as stream,
+    ):
+        await stream.take(1)  # the snapshot
+        started = anyio.current_time()
+        for value in range(20):
+            await post_metric(client, name, float(value))
+        elapsed = anyio.current_time() - started
+        events = await stream.take(20)
+        assert [json.loads(event.data)["value"] for event in events] == list(range(20))
+        got = samples((await client.get("/metrics")).text)
+    assert got[("livedash_deliveries_total", (("format", "json"),))] == 20
+    # The first at once, then at most one write per 250 ms while the burst lasted, and one after.
+    writes = got[("livedash_writes_total", (("format", "json"),))]
+    assert writes <= 2 + elapsed * 4, (writes, elapsed)

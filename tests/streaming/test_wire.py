@@ -26,6 +26,7 @@ from app.streaming import sse
 from app.streaming.fanout import Batch, Channel, Closed, Subscriber
 from app.streaming.wire import Wire, direct_wire
 from app.web.asgi import StreamsFirst
+from app.web.metrics import IngestCounts
 from tests.support.fakes import WAIT, FakeConnection, FakeTransport, uvicorn_stream
 from tests.support.server import LiveServer
 from tests.support.sse_client import Event as SSEEvent
@@ -211,7 +212,7 @@ def dechunk(body: bytes) -> list[bytes]:
 async def uvicorn_serving(http: str, dashboard: Dashboard) -> AsyncIterator[int]:
     """The app as uvicorn runs it, served by uvicorn's `http` protocol on a loopback port."""
     config = uvicorn.Config(
-        StreamsFirst(Litestar(route_handlers=[], logging_config=None), dashboard),
+        StreamsFirst(Litestar(route_handlers=[], logging_config=None), dashboard, IngestCounts()),
         http=http,
         lifespan="off",
         log_config=None,
