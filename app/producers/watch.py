@@ -24,6 +24,7 @@ from app.domain.model import RULE_PREFIX, AlertRaised, AlertResolved, Fact, Metr
 from app.domain.state import MetricValue
 from app.hubs.base import HubUnavailable
 from app.service.dashboard import Dashboard
+from app.streaming.render import label as readable
 
 log = logging.getLogger("livedash.watch")
 
@@ -126,7 +127,7 @@ class Watcher:
     def _raised(
         self, alert_id: str, name: str, card: Card, metric: MetricValue, level: Level, now: float
     ) -> AlertRaised:
-        label = card.label or name
+        label = card.label or readable(name)
         threshold = card.crit if level == "critical" else card.warn
         assert threshold is not None
         sign = "≥" if card.bad == "high" else "≤"
@@ -155,4 +156,4 @@ def _level(severity: Severity) -> Level:
 
 
 def _spaced(unit: str) -> str:
-    return "" if not unit or unit == "%" else f" {unit}"
+    return unit if unit in ("", "%") else f" {unit}"

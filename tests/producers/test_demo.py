@@ -65,7 +65,9 @@ async def test_demo_goes_through_the_throttle_like_any_producer(
 @pytest.mark.anyio
 async def test_demo_carries_on_from_the_restored_counters(dashboard: Dashboard) -> None:
     """After a restart the counters keep counting up instead of jumping back to their start."""
-    await dashboard.add_metrics([MetricPoint("demo_page_views", 9_000_000.0), MetricPoint("demo_signups", 50_000.0)])
+    await dashboard.add_metrics(
+        [MetricPoint("demo_page_views", 9_000_000.0), MetricPoint("demo_signups", 50_000.0)]
+    )
     demo = DemoSource(dashboard, rng=random.Random(7))
     demo.resume()
     await demo.step()

@@ -108,7 +108,9 @@ def html_of(entry: Entry) -> ServerSentEvent:
 
 
 @pytest.mark.parametrize(("value", "state"), [(120.0, "ok"), (450.0, "warning"), (900.0, "critical")])
-def test_a_card_frame_carries_the_state_its_thresholds_give(renderer: Renderer, value: float, state: str) -> None:
+def test_a_card_frame_carries_the_state_its_thresholds_give(
+    renderer: Renderer, value: float, state: str
+) -> None:
     frames = FrameEncoder(renderer, BOARD)
     html = html_of(frames.encode(Event("1-2", MetricUpdated("p95", value, 5.0)), Change(False, 1.0)))
     assert f'data-state="{state}"' in html.data
