@@ -87,7 +87,7 @@ async def test_the_page_shows_sections_in_order_then_other_cards_each_with_its_s
             [{"name": "other", "value": 1}, {"name": "hit", "value": 0.4}, {"name": "p95", "value": 900}],
         )
         page = (await client.get("/")).text
-    assert "<title>Acme live</title>" in page
+    assert '<h1 class="topbar__title">Acme live</h1>' in page
     assert page.index("Checkout health") < page.index("Jobs") < page.index('id="metrics-grid"')
     assert card_states(page) == {"p95": "critical", "hit": "warning", "job": "stale", "other": "ok"}
     assert list(card_states(page)) == ["p95", "hit", "job", "other"]
