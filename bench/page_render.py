@@ -101,7 +101,8 @@ def main() -> None:
     cards = html.count('class="card"')
     print(f"cards {cards}, states {states}, {len(html)} bytes")
     print(
-        f"page render: p50 {median:.2f} ms, p90 {p90:.2f} ms over {args.renders} renders (budget {BUDGET_MS} ms)"
+        f"page render: p50 {median:.2f} ms, p90 {p90:.2f} ms over {args.renders} renders"
+        f" (budget {BUDGET_MS} ms)"
     )
     print("PASS" if median <= BUDGET_MS else "FAIL")
 
