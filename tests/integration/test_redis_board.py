@@ -4,11 +4,18 @@ a process started later loads the stale mark and the removal as Redis folded the
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
+from app.domain.model import MetricRemoved, MetricStale, MetricUpdated
+from app.domain.state import DashboardState, MetricValue
+from app.hubs.redis import RedisHub
+from app.service.dashboard import Dashboard
+from app.settings import Settings
+from app.streaming.render import Renderer, make_environment
 from tests.integration.helpers import (
     STREAMS,
     SSEStream,
@@ -132,3 +139,44 @@ async def test_two_processes_raise_one_banner_and_agree_on_stale(
     assert [event.event for event in removed] == ["metric-removed", "metric-removed"]
     late = {str(attrs["id"]): attrs["data-state"] for tag, attrs in elements(late_page) if tag == "article"}
     assert late == {"metric-job": "stale"}
+
+
+async def loaded(redis_server: RedisServer, prefix: str) -> DashboardState:
+    """The state a process starting now loads from Redis (load.lua)."""
+    settings = Settings(demo=False, db_path="", card_rate=0)
+    dashboard = Dashboard(settings, Renderer(make_environment()), RedisHub(redis_server.url, prefix, 100, 10))
+    await dashboard.start()
+    await dashboard.hub.close()
+    return dashboard.state
+
+
+async def test_append_lua_folds_a_stale_mark_only_while_its_point_is_newest(
+    redis_server: RedisServer,
+) -> None:
+    """The same decision as the Python fold, so every process and every later start agree."""
+    prefix = unique("ldt")
+    settings = Settings(demo=False, db_path="", card_rate=0)
+    hub = RedisHub(redis_server.url, prefix, 100, 10)
+    dashboard = Dashboard(settings, Renderer(make_environment()), hub)
+    await dashboard.start()
+    readers = [asyncio.create_task(work) for work in hub.background()]
+    try:
+        await dashboard.publish([MetricUpdated("cpu", 1.0, 10.0), MetricUpdated("cpu", 2.0, 20.0)])
+        await dashboard.publish([MetricStale("cpu", 1.0, 10.0, None)])  # beaten by the point at 20
+        assert (await loaded(redis_server, prefix)).metrics["cpu"].stale is False
+        assert dashboard.state.metrics["cpu"].stale is False
+        await dashboard.publish([MetricStale("cpu", 2.0, 20.0, 1.0)])
+        state = await loaded(redis_server, prefix)
+        assert state.metrics["cpu"] == MetricValue("cpu", 2.0, 20.0, 1.0, stale=True)
+        assert state.metrics == dashboard.state.metrics
+        await dashboard.publish([MetricUpdated("cpu", 3.0, 30.0), MetricRemoved("gone", 31.0)])
+        state = await loaded(redis_server, prefix)
+        assert state.metrics["cpu"] == MetricValue("cpu", 3.0, 30.0, 2.0, stale=False)
+        assert state.metrics == dashboard.state.metrics
+        await dashboard.publish([MetricRemoved("cpu", 32.0)])
+        assert (await loaded(redis_server, prefix)).metrics == dashboard.state.metrics == {}
+    finally:
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        await hub.close()
