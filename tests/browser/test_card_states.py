@@ -75,3 +75,32 @@ def test_colour_and_text_change_with_the_cards_state(
     assert card.evaluate("el => getComputedStyle(el).borderTopStyle") == "dashed"
     assert left_border(card) == "rgb(223, 227, 234)"
     browser_log.assert_clean()
+
+
+def test_a_removed_card_leaves_at_once_and_a_placed_one_waits_for_its_next_point(
+    open_page: PageFactory, make_server: MakeServer, browser_log: BrowserLog, tmp_path: Path
+) -> None:
+    board = tmp_path / "dashboard.toml"
+    board.write_text(BOARD)
+    server = make_server({"LIVEDASH_CONFIG": str(board)}).start()
+    with Ingest(server.url) as ingest:
+        ingest.metrics([("p95", 450), ("cpu", 0.5)])
+        page = open_page()
+        page.goto(server.url + "/")
+        expect_status(page, "live", timeout=LIVE_MS)
+        placed, loose = placed_card(page, "p95"), page.locator('#metrics-grid > article[id="metric-cpu"]')
+        expect(placed).to_have_attribute("data-state", "warning")
+        expect(loose).to_have_count(1)
+
+        for name in ("cpu", "p95"):
+            response = ingest.client.delete(f"/api/metrics/{name}")
+            assert response.status_code == 200, response.text
+        expect(loose).to_have_count(0, timeout=LIVE_MS)
+        expect(placed.locator(".card__state")).to_have_text("No data yet", timeout=LIVE_MS)
+        expect(placed).to_have_attribute("data-state", "stale")
+        wait_processed(placed)
+
+        ingest.metric("p95", 900)  # the placeholder swaps its own events again
+        expect(placed).to_have_attribute("data-state", "critical", timeout=LIVE_MS)
+        expect(placed.locator(".card__value")).to_have_text("900ms")
+    browser_log.assert_clean()
