@@ -1,6 +1,6 @@
 """`python -m app` (what `make run` and the Procfile run): serve on HOST:PORT.
 
-Settings are checked here, before uvicorn starts any worker, so a bad one (or
+Settings and the dashboard file are checked here, before uvicorn starts any worker, so a bad one (or
 `WEB_CONCURRENCY` > 1 without Redis) is one clear line and exit status 2, not a supervisor
 restarting failing workers. The hub's storage is tried too (Redis answers, the SQLite file
 opens), so an unreachable Redis or a corrupt file is one line and exit status 3.
@@ -14,6 +14,7 @@ import redis
 import uvicorn
 from redis.exceptions import RedisError
 
+from app.domain.board import BoardError, load_board
 from app.hubs.sqlite import SqliteStore, StoreError
 from app.settings import Settings, SettingsError
 
@@ -42,7 +43,9 @@ def main() -> int:
     """Check the settings first, so a typo is one clear line, not a traceback."""
     try:
         settings = Settings.from_env()
-    except SettingsError as exc:
+        if settings.config:
+            load_board(settings.config)  # a wrong dashboard file is one line too, naming the key
+    except (SettingsError, BoardError) as exc:
         print(f"livedash: {exc}", file=sys.stderr)
         return 2
     problem = preflight(settings)

@@ -23,12 +23,14 @@ from litestar.template import TemplateConfig
 from uvicorn.config import STARTUP_FAILURE
 
 from app import __version__
+from app.domain.board import Board, BoardError, load_board
 from app.hubs.base import Hub, HubUnavailable
 from app.hubs.embedded import EmbeddedHub
 from app.hubs.redis import RedisHub
 from app.hubs.sqlite import SqliteStore, StoreError
 from app.producers.demo import DemoSource
 from app.producers.runner import Producers
+from app.producers.watch import Watcher
 from app.service.dashboard import Dashboard
 from app.settings import Settings, SettingsError
 from app.streaming.render import STATIC, Renderer, make_environment
@@ -52,7 +54,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def refuse_in_worker(exc: SettingsError) -> None:
+def refuse_in_worker(exc: SettingsError | BoardError) -> None:
     """In a worker of `uvicorn --workers N`, exit with uvicorn's start-up failure status.
 
     An exception from the app factory makes uvicorn's supervisor restart the worker forever;
@@ -90,9 +92,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     log.info("hub: %s, at event %s", dashboard.hub.kind, dashboard.state.version)
     if not settings.ingest_token:
         log.warning("LIVEDASH_INGEST_TOKEN is not set: ingest accepts loopback clients only")
-    producers = Producers(
-        dashboard, [DemoSource(dashboard, settings.demo_interval).run] if settings.demo else []
-    )
+    work_once = [DemoSource(dashboard, settings.demo_interval).run] if settings.demo else []
+    if dashboard.watched:  # staleness and alert rules: decided in one place per deployment
+        work_once.append(Watcher(dashboard).run)
+    producers = Producers(dashboard, work_once)
     if settings.demo:
         log.info("demo source on (LIVEDASH_DEMO=0 turns it off)")
     work = [
@@ -125,11 +128,12 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
     try:
         settings = settings or Settings.from_env()
         settings.check()
-    except SettingsError as exc:
+        board = load_board(settings.config) if settings.config else Board()
+    except (SettingsError, BoardError) as exc:
         refuse_in_worker(exc)
         raise
     env = make_environment()
-    dashboard = Dashboard(settings, Renderer(env), make_hub(settings))
+    dashboard = Dashboard(settings, Renderer(env), make_hub(settings), board=board)
     ingest_counts = IngestCounts()
     app = Litestar(
         route_handlers=[

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 PREFIX = "LIVEDASH_"
+DEFAULT_CONFIG = "dashboard.toml"
 _SECRETS = ("ingest_token", "metrics_token", "redis_url")  # a Redis URL may carry a password
 
 
@@ -37,7 +38,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Bearer token that lets a scraper off this machine read /metrics (loopback always may)."""
 
     demo: bool = True
-    """Run the built-in demo source, so a fresh checkout shows live data."""
+    """Run the built-in demo source, so a fresh checkout shows live data. From the environment
+    it is off by default once `LIVEDASH_INGEST_TOKEN` is set (a real deployment)."""
 
     demo_interval: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
     """Seconds between two ticks of the demo source."""
@@ -76,7 +78,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Alerts open at once; raising one more is refused until some resolve."""
 
     title: str = "livedash"
-    """Title shown in the page header."""
+    """Title shown in the page header (the dashboard file's `title` wins)."""
+
+    config: str = ""
+    """The dashboard file (TOML: labels, units, sections, thresholds, staleness, alert rules);
+    empty means none. From the environment it defaults to `dashboard.toml` in the working
+    directory when that file exists; `LIVEDASH_CONFIG=` (empty) turns it off."""
 
     card_rate: Annotated[float, msgspec.Meta(ge=0, le=1000)] = 4.0
     """Most updates per second each metric card sends (the newest value always arrives);
@@ -126,6 +133,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             key = PREFIX + field.name.upper()
             if key in env:
                 raw[field.name], source[field.name] = env[key], key
+        if "demo" not in raw and raw.get("ingest_token"):
+            raw["demo"] = "0"  # a real deployment: the demo's numbers would mix with real ones
+        if "config" not in raw and os.path.isfile(DEFAULT_CONFIG):
+            raw["config"] = DEFAULT_CONFIG
         types = {field.name: field.type for field in msgspec.structs.fields(cls)}
         for name, value in raw.items():
             # One field at a time, so the error names the variable without reading msgspec's text.

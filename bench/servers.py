@@ -137,6 +137,7 @@ def start_livedash(name: str, log_dir: Path, token: str, extra_env: dict[str, st
         LIVEDASH_DEMO="0",
         LIVEDASH_INGEST_TOKEN=token,
         LIVEDASH_DB_PATH="",
+        LIVEDASH_CONFIG="",  # the cards the bench makes, not the demo's dashboard.toml
         LIVEDASH_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
         **(extra_env or {}),
     )

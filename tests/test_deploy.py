@@ -75,3 +75,18 @@ def test_no_tracked_file_records_a_package_registry_address() -> None:
             continue
         assert not pattern.search(path.read_text(errors="replace")), name
     assert "uv.lock" not in tracked.split()
+
+
+def test_a_wrong_dashboard_file_stops_python_m_app_with_one_line_naming_key_and_card(tmp_path: Path) -> None:
+    board = tmp_path / "board.toml"
+    board.write_text("[cards.p95_latency_ms]\nwarn = 900\ncrit = 800\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEDASH_") and k != "REDIS_URL"}
+    env.update(LIVEDASH_CONFIG=str(board), LIVEDASH_DB_PATH="")
+    done = subprocess.run(
+        [sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == f'livedash: {board}: cards.p95_latency_ms.warn: 900 is above crit 800, but bad = "high"\n'
+    )

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pytest import MonkeyPatch
 
 from app.main import make_hub
 from app.settings import Settings, SettingsError
@@ -109,3 +112,21 @@ def test_a_redis_url_redis_py_cannot_use_is_refused_naming_the_variable(url: str
 @pytest.mark.parametrize("url", ["redis://cache:6379/0", "rediss://:secret@cache", "unix:///run/redis.sock"])
 def test_redis_urls_in_every_form_redis_py_takes_are_accepted(url: str) -> None:
     assert Settings.from_env({"LIVEDASH_REDIS_URL": url}).redis_url == url
+
+
+def test_the_dashboard_file_defaults_to_dashboard_toml_when_present(
+    tmp_path: Path, monkeypatch: MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({}).config == ""
+    (tmp_path / "dashboard.toml").write_text("")
+    assert Settings.from_env({}).config == "dashboard.toml"
+    assert Settings.from_env({"LIVEDASH_CONFIG": ""}).config == ""
+    assert Settings.from_env({"LIVEDASH_CONFIG": "/etc/board.toml"}).config == "/etc/board.toml"
+
+
+def test_an_ingest_token_turns_the_demo_off_unless_asked_for() -> None:
+    """A real deployment must not get the demo's numbers mixed into its own."""
+    assert Settings.from_env({"LIVEDASH_INGEST_TOKEN": "s3cret"}).demo is False
+    assert Settings.from_env({"LIVEDASH_INGEST_TOKEN": "s3cret", "LIVEDASH_DEMO": "1"}).demo is True
+    assert Settings.from_env({}).demo is True

@@ -29,7 +29,8 @@ class Change(NamedTuple):
     """What one event did to the state."""
 
     created: bool
-    """It added a card or a banner (or, for a resolve, removed one that was open)."""
+    """It added a card or a banner (or, for a resolve or a removal, removed one that was there;
+    for a stale mark, marked the card's newest point stale)."""
     previous: float | None = None
     """For a metric: the value it replaced (the trend arrow)."""
 

@@ -81,6 +81,11 @@ class ActivityIn(msgspec.Struct, forbid_unknown_fields=True):
     level: Level = Level.info
 
 
+RULE_PREFIX = "rule-"
+"""Alert ids the dashboard file's rules use (`rule-<metric>`); the API refuses them, so a rule
+never replaces or resolves an alert that a person or program raised."""
+
+
 class AlertIn(msgspec.Struct, forbid_unknown_fields=True):
     """An alert to raise, or to replace when its id is already open."""
 
@@ -88,6 +93,10 @@ class AlertIn(msgspec.Struct, forbid_unknown_fields=True):
     severity: Severity
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     message: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+    def __post_init__(self) -> None:
+        if self.id.startswith(RULE_PREFIX):
+            raise ValueError(f"`id` must not start with {RULE_PREFIX!r}: those are the alert rules' own")
 
 
 # --- events: what the hub records, in order -------------------------------------------
@@ -128,8 +137,36 @@ class AlertResolved(msgspec.Struct, tag="alert-resolved", frozen=True):
     ts: float
 
 
-Fact = MetricUpdated | ActivityAdded | AlertRaised | AlertResolved
+class MetricStale(msgspec.Struct, tag="metric-stale", frozen=True):
+    """A card got no point for its `stale_after`: it now shows its last value as stale.
+
+    It repeats the point it refers to (`value`, `ts`) and the value before it, so the card
+    renders from the event alone (a replay has no state), and folds only while that point is
+    still the card's newest: a point that arrived meanwhile wins.
+    """
+
+    name: str
+    value: float
+    ts: float
+    previous: float | None = None
 
 
-FACT_KINDS: tuple[type, ...] = (MetricUpdated, ActivityAdded, AlertRaised, AlertResolved)
+class MetricRemoved(msgspec.Struct, tag="metric-removed", frozen=True):
+    """A card was removed (`DELETE /api/metrics/{name}`)."""
+
+    name: str
+    ts: float
+
+
+Fact = MetricUpdated | ActivityAdded | AlertRaised | AlertResolved | MetricStale | MetricRemoved
+
+
+FACT_KINDS: tuple[type, ...] = (
+    MetricUpdated,
+    ActivityAdded,
+    AlertRaised,
+    AlertResolved,
+    MetricStale,
+    MetricRemoved,
+)
 """Every kind of fact, for hubs that refuse a batch holding anything else before recording any of it."""

@@ -7,7 +7,15 @@ from collections import deque
 import msgspec
 
 from app.domain.events import Change
-from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
+from app.domain.model import (
+    ActivityAdded,
+    AlertRaised,
+    AlertResolved,
+    Fact,
+    MetricRemoved,
+    MetricStale,
+    MetricUpdated,
+)
 
 
 class MetricValue(msgspec.Struct, frozen=True):
@@ -17,6 +25,8 @@ class MetricValue(msgspec.Struct, frozen=True):
     value: float
     ts: float
     previous: float | None = None
+    stale: bool = False
+    """No point came for the card's `stale_after`; the next point clears it."""
 
     @property
     def trend(self) -> str:
@@ -24,6 +34,14 @@ class MetricValue(msgspec.Struct, frozen=True):
         if self.previous is None or self.previous == self.value:
             return "flat"
         return "up" if self.value > self.previous else "down"
+
+
+def is_stale_of(fact: MetricStale, current: MetricValue | None) -> bool:
+    """Whether `fact` still marks the card's newest point (and it is not stale already).
+
+    Redis's fold (append.lua) decides the same by comparing the stored point byte for byte.
+    """
+    return current is not None and not current.stale and current.value == fact.value and current.ts == fact.ts
 
 
 class StateData(msgspec.Struct, frozen=True):
@@ -68,6 +86,16 @@ class DashboardState:
             self.alerts[fact.id] = fact
         elif isinstance(fact, AlertResolved):
             change = Change(self.alerts.pop(fact.id, None) is not None)
+        elif isinstance(fact, MetricStale):
+            current = self.metrics.get(fact.name)
+            applies = is_stale_of(fact, current)
+            if applies and current is not None:
+                self.metrics[fact.name] = MetricValue(
+                    current.name, current.value, current.ts, current.previous, True
+                )
+            return Change(applies, fact.previous)  # its ts is the point's: "updated at" stays
+        elif isinstance(fact, MetricRemoved):
+            change = Change(self.metrics.pop(fact.name, None) is not None)
         else:
             raise TypeError(f"unknown fact {fact!r}")
         self.updated_at = max(self.updated_at, fact.ts)

@@ -39,7 +39,15 @@ from redis.typing import EncodableT
 
 from app.domain.events import Change, Event
 from app.domain.ids import id_key, parse_id
-from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, MetricUpdated
+from app.domain.model import (
+    ActivityAdded,
+    AlertRaised,
+    AlertResolved,
+    Fact,
+    MetricRemoved,
+    MetricStale,
+    MetricUpdated,
+)
 from app.domain.state import MetricValue, StateData
 from app.hubs.base import HubUnavailable, Sink
 from app.hubs.lease import Lease
@@ -76,11 +84,11 @@ KEY_NAMES = (
 Each script binds KEYS to these very names at its top; `load_script` refuses one that does not."""
 
 APPEND_ARGV = ("maxlen", "feed_size", "newest_ts")
-"""append.lua's fixed arguments; one (kind, key, payload) triple per fact follows them."""
+"""append.lua's fixed arguments; one (kind, key, payload, guard) quadruple per fact follows them."""
 SEED_ARGV = ("at_version", "updated_at")
 """seed.lua's fixed arguments; the counted metrics, feed and alerts follow them."""
 
-METRIC, ACTIVITY, RAISED, RESOLVED = "m", "a", "r", "x"
+METRIC, ACTIVITY, RAISED, RESOLVED, STALE, REMOVED = "m", "a", "r", "x", "s", "d"
 """The kinds append.lua folds, as it spells them."""
 
 
@@ -114,17 +122,25 @@ _LOAD = load_script("load.lua")
 _SEED = load_script("seed.lua", SEED_ARGV)
 
 
-def _kind(fact: Fact) -> tuple[str, str]:
-    """append.lua's kind for `fact` and the key it folds under; `TypeError` for a fact it has no
-    fold for (a guess would fold it as something else, in every process, for good)."""
+def _kind(fact: Fact) -> tuple[str, str, bytes]:
+    """append.lua's kind for `fact`, the key it folds under and its guard; `TypeError` for a fact
+    it has no fold for (a guess would fold it as something else, in every process, for good).
+
+    A stale mark's guard is the exact payload of the point it marks (what the Python fold,
+    `state.is_stale_of`, compares by value and ts): it folds only while that point is newest.
+    """
     if isinstance(fact, MetricUpdated):
-        return METRIC, fact.name
+        return METRIC, fact.name, b""
     if isinstance(fact, ActivityAdded):
-        return ACTIVITY, fact.key
+        return ACTIVITY, fact.key, b""
     if isinstance(fact, AlertRaised):
-        return RAISED, fact.id
+        return RAISED, fact.id, b""
     if isinstance(fact, AlertResolved):
-        return RESOLVED, fact.id
+        return RESOLVED, fact.id, b""
+    if isinstance(fact, MetricStale):
+        return STALE, fact.name, _encode(MetricUpdated(fact.name, fact.value, fact.ts))
+    if isinstance(fact, MetricRemoved):
+        return REMOVED, fact.name, b""
     raise TypeError(f"the Redis hub has no fold for {fact!r}")
 
 
@@ -187,7 +203,8 @@ class RedisHub:
             return []
         args: list[EncodableT] = [self._window, self._feed_size, repr(max(fact.ts for fact in facts))]
         for fact in facts:
-            args.extend((*_kind(fact), _encode(fact)))
+            kind, key, guard = _kind(fact)
+            args.extend((kind, key, _encode(fact), guard))
         self.check_accepting()
         raw = await self._run_append(args)
         ids = [event_id.decode() for event_id in raw]
@@ -337,7 +354,12 @@ class RedisHub:
             previous = (
                 b"" if metric.previous is None else _encode(MetricUpdated(metric.name, metric.previous, 0.0))
             )
-            args.extend((metric.name, _encode(MetricUpdated(metric.name, metric.value, metric.ts)), previous))
+            point: Fact = (
+                MetricStale(metric.name, metric.value, metric.ts, metric.previous)
+                if metric.stale
+                else MetricUpdated(metric.name, metric.value, metric.ts)
+            )
+            args.extend((metric.name, _encode(point), previous))
         args.append(len(state.feed))
         args.extend(_encode(item) for item in state.feed)
         args.append(len(state.alerts))
@@ -376,9 +398,11 @@ async def _evaluate(
 def _past(event_id: str, fields: dict[bytes, bytes]) -> tuple[Event, Change]:
     fact = _decode_fact(fields[b"f"])
     previous = None
-    if fields.get(b"p"):
+    if isinstance(fact, MetricStale):
+        previous = fact.previous  # a stale mark carries its own, whether it applied or not
+    elif fields.get(b"p"):
         old = _decode_fact(fields[b"p"])
-        previous = old.value if isinstance(old, MetricUpdated) else None
+        previous = old.value if isinstance(old, (MetricUpdated, MetricStale)) else None
     return Event(event_id, fact), Change(fields.get(b"c") == b"1", previous)
 
 
@@ -393,9 +417,10 @@ def _state(
     values = []
     for payload, old_payload in zip(metrics, prev, strict=True):
         fact, old = _decode_fact(payload), _decode_fact(old_payload) if old_payload else None
-        if isinstance(fact, MetricUpdated):
-            previous = old.value if isinstance(old, MetricUpdated) else None
-            values.append(MetricValue(fact.name, fact.value, fact.ts, previous))
+        if isinstance(fact, (MetricUpdated, MetricStale)):
+            previous = old.value if isinstance(old, (MetricUpdated, MetricStale)) else None
+            stale = isinstance(fact, MetricStale)
+            values.append(MetricValue(fact.name, fact.value, fact.ts, previous, stale))
     items = [item for item in map(_decode_fact, feed) if isinstance(item, ActivityAdded)]
     banners = [alert for alert in map(_decode_fact, alerts) if isinstance(alert, AlertRaised)]
     if updated:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from prometheus_client import Histogram
 
+from app.domain.board import Board
 from app.domain.events import Entry, Event
 from app.domain.model import (
     ActivityAdded,
@@ -26,12 +27,14 @@ from app.domain.model import (
     AlertResolved,
     Fact,
     MetricPoint,
+    MetricRemoved,
+    MetricStale,
     MetricUpdated,
 )
 from app.domain.state import DashboardState, StateData
 from app.hubs.base import Hub
 from app.hubs.embedded import EmbeddedHub
-from app.service.limits import check_new_alert, check_new_metrics
+from app.service.limits import check_new_alert, check_new_metrics, check_not_future
 from app.service.throttle import ThrottledPublisher
 from app.settings import Settings
 from app.streaming.frames import FrameEncoder
@@ -41,6 +44,10 @@ from app.streaming.streams import Streams
 
 class UnknownAlert(LookupError):
     """DELETE named an alert that is not open."""
+
+
+class UnknownMetric(LookupError):
+    """DELETE named a metric that has no card."""
 
 
 class Dashboard:
@@ -53,11 +60,13 @@ class Dashboard:
         hub: Hub | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        board: Board | None = None,
     ) -> None:
         self.settings = settings
+        self.board = board or Board()
         self.hub: Hub = hub or EmbeddedHub()
         self.state = DashboardState(settings.feed_size)
-        self.frames = FrameEncoder(renderer)
+        self.frames = FrameEncoder(renderer, self.board)
         self.streams = Streams(
             self.state,
             self.frames,
@@ -79,7 +88,10 @@ class Dashboard:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
         self.producer = False
-        """This process runs the once-per-deployment producers (the demo source)."""
+        """This process runs the once-per-deployment producers (the demo source, the watcher)."""
+        self.watched = self.board.watched()
+        self.changed = asyncio.Event()
+        """Set when a card the dashboard file watches (staleness, alert rules) changed."""
 
     async def start(self) -> None:
         """Load the stored state and replay window from the hub."""
@@ -99,9 +111,12 @@ class Dashboard:
         """Fold committed events into the state, encode each once, fan the bytes out."""
         entries = []
         for event in events:
-            entry = self.frames.encode(event, self.state.apply(event.fact))
+            fact = event.fact
+            entry = self.frames.encode(event, self.state.apply(fact))
             self.state.version = event.id
             entries.append(entry)
+            if isinstance(fact, (MetricUpdated, MetricStale, MetricRemoved)) and fact.name in self.watched:
+                self.changed.set()
         self.streams.publish(entries)
         return entries
 
@@ -129,6 +144,7 @@ class Dashboard:
         check_new_metrics(self.state, (p.name for p in points), self.settings.max_metrics)
         self.hub.check_accepting()  # before any point is held: a 503 must leave nothing behind
         now = self.clock()
+        check_not_future((p.ts for p in points if p.ts is not None), now)
         facts = [MetricUpdated(p.name, float(p.value), now if p.ts is None else p.ts) for p in points]
         return await self.throttle.submit(facts)
 
@@ -148,6 +164,16 @@ class Dashboard:
         if alert_id not in self.state.alerts:
             raise UnknownAlert(alert_id)
         return (await self.publish([AlertResolved(alert_id, self.clock())]))[0]
+
+    async def remove_metric(self, name: str) -> str:
+        """Remove a card everywhere; `UnknownMetric` if there is none by that name.
+
+        A point the throttle holds for it is dropped too, so it cannot bring the card back.
+        """
+        if name not in self.state.metrics:
+            raise UnknownMetric(name)
+        self.throttle.discard(name)
+        return (await self.publish([MetricRemoved(name, self.clock())]))[0]
 
     # --- the line ------------------------------------------------------------------------
 

@@ -30,3 +30,19 @@ def check_new_alert(state: DashboardState, alert_id: str, most: int) -> None:
     """Refuse to open one more banner past `most` (replacing an open one is always fine)."""
     if alert_id not in state.alerts and len(state.alerts) >= most:
         raise LimitReached("id", f"at most {most} open alerts (LIVEDASH_MAX_ALERTS); resolve some first")
+
+
+FUTURE_SLACK = 60.0
+"""Seconds a point's `ts` may be ahead of the server's clock (clocks differ a little)."""
+
+
+def check_not_future(stamps: Iterable[float], now: float) -> None:
+    """Refuse a batch with a `ts` far in the future: it would pin "updated at" and keep its card
+    fresh (never stale) until that time."""
+    latest = max(stamps, default=None)
+    if latest is not None and latest > now + FUTURE_SLACK:
+        raise LimitReached(
+            "ts",
+            f"{latest:.3f} is {latest - now:.0f} s ahead of the server's clock ({now:.3f});"
+            f" at most {FUTURE_SLACK:.0f} s ahead is accepted",
+        )

@@ -76,6 +76,10 @@ class CardThrottle:
         """The points waiting for these cards now (to put back if a request fails)."""
         return {name: self._held[name] for name in names if name in self._held}
 
+    def discard(self, name: str) -> None:
+        """Drop the point held for `name`, if any (its card was removed)."""
+        self._held.pop(name, None)
+
     def forget(self, points: Iterable[MetricUpdated], before: dict[str, MetricUpdated]) -> None:
         """Undo a failed request: drop its held points (exactly these objects), and bring back
         the points they replaced (`before`, from `held()`), which were accepted earlier."""
@@ -181,6 +185,11 @@ class ThrottledPublisher:
                     log.error("%d held card updates could not be recorded (%s): %s", len(held), exc, lost)
                     return
                 await asyncio.sleep(0.25)
+
+    def discard(self, name: str) -> None:
+        """Drop what is held for `name` (its card was removed: a held point must not revive it)."""
+        self.cards.discard(name)
+        self._basis.pop(name, None)
 
     def _still_newest(self, points: list[MetricUpdated]) -> list[MetricUpdated]:
         """Held points whose card nobody else published since they were accepted."""

@@ -15,6 +15,8 @@ from typing import Any
 
 import jinja2
 
+from app.domain.board import Board
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
@@ -58,6 +60,15 @@ def label(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def duration(seconds: float) -> str:
+    """`30` -> `30 s`, `90` -> `1.5 min`, `7200` -> `2 h`: a configured span, in words."""
+    if seconds < 60:
+        return f"{seconds:g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
+
+
 def iso_time(ts: float) -> str:
     """Machine-readable time for `<time datetime>`."""
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds")
@@ -95,11 +106,13 @@ def make_environment(auto_reload: bool = False) -> jinja2.Environment:
         raw_number=raw_number,
         pretty_number=pretty_number,
         label=label,
+        duration=duration,
         iso_time=iso_time,
         clock=clock,
         isfinite=math.isfinite,
     )
     env.globals["static_url"] = static_url
+    env.globals["board"] = Board()  # no dashboard file: callers with one pass their own `board`
     return env
 
 

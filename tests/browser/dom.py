@@ -34,6 +34,11 @@ def card(page: Page, name: str) -> Locator:
     return page.locator(f'#metrics-grid > article[id="metric-{name}"]')
 
 
+def placed_card(page: Page, name: str) -> Locator:
+    """The metric card of `name` in the dashboard file's sections."""
+    return page.locator(f'#board-sections article[id="metric-{name}"]')
+
+
 def card_value(page: Page, name: str) -> Locator:
     """The element carrying a card's raw number in `data-value`."""
     return card(page, name).locator("[data-value]")

@@ -55,3 +55,11 @@ def test_unknown_severity_and_unknown_fields() -> None:
         msgspec.convert({"id": "a", "severity": "critical", "title": "t"}, AlertIn).severity
         is Severity.critical
     )
+
+
+def test_alert_ids_of_the_rules_are_refused_from_the_api_naming_id() -> None:
+    """So a rule never replaces or resolves an alert a person or program raised."""
+    body = b'{"id": "rule-p95", "severity": "warning", "title": "slow"}'
+    with pytest.raises(msgspec.ValidationError) as refused:
+        msgspec.json.decode(body, type=AlertIn)
+    assert str(refused.value) == "`id` must not start with 'rule-': those are the alert rules' own"

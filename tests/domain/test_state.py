@@ -6,7 +6,17 @@ import msgspec
 import pytest
 
 from app.domain.events import Change
-from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, Level, MetricUpdated, Severity
+from app.domain.model import (
+    ActivityAdded,
+    AlertRaised,
+    AlertResolved,
+    Fact,
+    Level,
+    MetricRemoved,
+    MetricStale,
+    MetricUpdated,
+    Severity,
+)
 from app.domain.state import DashboardState, MetricValue, StateData
 
 
@@ -97,3 +107,44 @@ def test_restore_into_a_smaller_feed_keeps_the_newest_items() -> None:
     small = DashboardState(feed_size=2)
     small.restore(big.to_data())
     assert [item.key for item in small.feed] == ["e", "d"]
+
+
+def test_a_stale_mark_marks_the_newest_point_and_the_next_point_clears_it() -> None:
+    state = DashboardState(feed_size=5)
+    state.apply(MetricUpdated("cpu", 1.0, 10.0))
+    state.apply(MetricUpdated("cpu", 2.0, 20.0))
+    change = state.apply(MetricStale("cpu", 2.0, 20.0, 1.0))
+    assert change == Change(True, 1.0)
+    assert state.metrics["cpu"] == MetricValue("cpu", 2.0, 20.0, 1.0, stale=True)
+    assert state.updated_at == 20.0  # a stale mark is no news: "updated at" stays
+    assert state.apply(MetricUpdated("cpu", 3.0, 40.0)) == Change(False, 2.0)
+    assert state.metrics["cpu"] == MetricValue("cpu", 3.0, 40.0, 2.0, stale=False)
+
+
+def test_a_stale_mark_beaten_by_a_newer_point_changes_nothing() -> None:
+    """With Redis the watcher may time a card out just as another process ingests a point."""
+    state = DashboardState(feed_size=5)
+    state.apply(MetricUpdated("cpu", 1.0, 10.0))
+    state.apply(MetricUpdated("cpu", 2.0, 20.0))
+    assert state.apply(MetricStale("cpu", 1.0, 10.0, None)) == Change(False, None)
+    assert state.apply(MetricStale("gone", 1.0, 10.0, None)) == Change(False, None)
+    assert state.metrics["cpu"] == MetricValue("cpu", 2.0, 20.0, 1.0, stale=False)
+    assert "gone" not in state.metrics
+
+
+def test_a_stale_mark_applies_once() -> None:
+    state = DashboardState(feed_size=5)
+    state.apply(MetricUpdated("cpu", 1.0, 10.0))
+    assert state.apply(MetricStale("cpu", 1.0, 10.0, None)).created is True
+    assert state.apply(MetricStale("cpu", 1.0, 10.0, None)).created is False
+
+
+def test_removing_a_card_drops_it_and_says_whether_it_was_there() -> None:
+    state = DashboardState(feed_size=5)
+    state.apply(MetricUpdated("cpu", 1.0, 10.0))
+    state.apply(MetricUpdated("mem", 1.0, 10.0))
+    assert state.apply(MetricRemoved("cpu", 30.0)) == Change(True)
+    assert list(state.metrics) == ["mem"]
+    assert state.apply(MetricRemoved("cpu", 31.0)) == Change(False)
+    assert state.apply(MetricUpdated("cpu", 5.0, 32.0)) == Change(True, None)  # back as a new card
+    assert list(state.metrics) == ["mem", "cpu"]

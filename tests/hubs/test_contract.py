@@ -13,7 +13,17 @@ import pytest
 
 from app.domain.events import Change, Event
 from app.domain.ids import id_key
-from app.domain.model import ActivityAdded, AlertRaised, AlertResolved, Fact, Level, MetricUpdated, Severity
+from app.domain.model import (
+    ActivityAdded,
+    AlertRaised,
+    AlertResolved,
+    Fact,
+    Level,
+    MetricRemoved,
+    MetricStale,
+    MetricUpdated,
+    Severity,
+)
 from app.domain.state import DashboardState, MetricValue, StateData
 from app.service.dashboard import Dashboard
 from app.settings import Settings
@@ -43,6 +53,13 @@ SCRIPT: list[tuple[Fact, Change]] = [
     (AlertResolved("never-raised", T + 8), Change(False)),
     (AlertRaised("api", Severity.warning, "slow again", None, T + 9), Change(True)),  # now after db
     *[(item, Change(True)) for item in FEED],
+    (MetricUpdated("disk", 7.0, T + 21), Change(True, None)),
+    (MetricStale("disk", 7.0, T + 21, None), Change(True, None)),  # marks its newest point stale
+    (MetricStale("disk", 7.0, T + 21, None), Change(False, None)),  # stale already
+    (MetricStale("mem", 99.0, T + 2, -0.125), Change(False, -0.125)),  # not the newest point: no mark
+    (MetricUpdated("gone", 1.0, T + 22), Change(True, None)),
+    (MetricRemoved("gone", T + 23), Change(True)),
+    (MetricRemoved("gone", T + 24), Change(False)),  # removed already
     (MetricUpdated("cpu", 2.5, T + 20), Change(False, 2.5)),  # the same value again
     (AlertResolved("gone-already", T + 30), Change(False)),  # the newest timestamp changes nothing
     (MetricUpdated("mem", 4.0, T + 25), Change(False, -0.125)),  # older than the newest seen
@@ -66,7 +83,11 @@ def folded(version: str) -> StateData:
     """The state after `SCRIPT`, written out."""
     return StateData(
         version,
-        metrics=[MetricValue("cpu", 2.5, T + 20, 2.5), MetricValue("mem", 4.0, T + 25, -0.125)],
+        metrics=[
+            MetricValue("cpu", 2.5, T + 20, 2.5),
+            MetricValue("mem", 4.0, T + 25, -0.125),
+            MetricValue("disk", 7.0, T + 21, None, stale=True),
+        ],
         feed=list(reversed(FEED))[:5],
         alerts=[
             AlertRaised("db", Severity.warning, "db slow", None, T + 6),

@@ -91,18 +91,18 @@ def test_a_script_that_binds_its_keys_by_name_is_accepted() -> None:
     check_binding("local a, b =\n  KEYS[1], KEYS[2]\nredis.call('GET', b)", "KEYS", ["a", "b"])
 
 
-TRIPLES = r"append: expected \(kind, key, payload\) triples after the fixed arguments"
+QUADRUPLES = r"append: expected \(kind, key, payload, guard\) quadruples after the fixed arguments"
 
 
 @pytest.mark.parametrize(
     ("facts", "refusal"),
     [
         (
-            [b"m", b"cpu", b"payload", b"z", b"k", b"payload"],
+            [b"m", b"cpu", b"payload", b"", b"z", b"k", b"payload", b""],
             "append: unknown fact kind z",
         ),  # after a known one
-        ([b"m", b"cpu", b"payload", b"a", b"k"], TRIPLES),
-        ([], TRIPLES),
+        ([b"m", b"cpu", b"payload", b"", b"a", b"k"], QUADRUPLES),
+        ([], QUADRUPLES),
     ],
 )
 async def test_append_lua_refuses_a_bad_batch_before_writing_anything(

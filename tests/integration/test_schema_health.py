@@ -24,6 +24,7 @@ def test_openapi_schema_lists_the_ingest_api(server: LiveServer) -> None:
         "/api/activity": ["post"],
         "/api/alerts": ["post"],
         "/api/alerts/{alert_id}": ["delete"],
+        "/api/metrics/{name}": ["delete"],
     }
 
 

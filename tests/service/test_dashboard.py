@@ -16,7 +16,7 @@ from app.domain.ids import format_id
 from app.domain.model import ActivityIn, AlertIn, Fact, MetricPoint, Severity
 from app.hubs.base import HubUnavailable
 from app.hubs.embedded import EmbeddedHub
-from app.service.dashboard import Dashboard, UnknownAlert
+from app.service.dashboard import Dashboard, UnknownAlert, UnknownMetric
 from app.service.limits import LimitReached
 from app.settings import Settings
 from app.streaming.fanout import Closed
@@ -420,3 +420,36 @@ async def test_resume_with_an_id_this_process_has_not_delivered_yet_waits_instea
     sink = await subscribe(dashboard, StreamFormat.json, seen_elsewhere)
     assert hub.waited_for == [seen_elsewhere]
     assert [(e.event, e.id) for e in sink.events] == [("activity", ids[3]), ("activity", ids[4])]
+
+
+@pytest.mark.anyio
+async def test_removing_a_card_publishes_its_removal_and_drops_a_held_point(
+    settings: Settings, renderer: Renderer
+) -> None:
+    now = 0.0
+    dashboard = Dashboard(msgspec.structs.replace(settings, card_rate=1), renderer, monotonic=lambda: now)
+    await dashboard.start()
+    await dashboard.add_metrics([MetricPoint("cpu", 1.0)])
+    await dashboard.add_metrics([MetricPoint("cpu", 2.0)])  # held for the card's next slot
+    assert len(dashboard.throttle) == 1
+    await dashboard.remove_metric("cpu")
+    assert (len(dashboard.throttle), "cpu" in dashboard.state.metrics) == (0, False)
+    await dashboard.throttle.flush()
+    assert "cpu" not in dashboard.state.metrics  # the held point did not bring it back
+    with pytest.raises(UnknownMetric):
+        await dashboard.remove_metric("cpu")
+
+
+@pytest.mark.anyio
+async def test_a_ts_more_than_a_minute_ahead_is_refused_naming_ts(dashboard: Dashboard) -> None:
+    """It would pin "updated at" (and keep the card fresh) until that time."""
+    now = 1_700_000_000.0
+    await dashboard.add_metrics([MetricPoint("cpu", 1.0, ts=now + 60)])
+    with pytest.raises(LimitReached) as refused:
+        await dashboard.add_metrics([MetricPoint("ok", 1.0), MetricPoint("cpu", 2.0, ts=now + 3600)])
+    assert refused.value.field == "ts"
+    assert str(refused.value) == (
+        "1700003600.000 is 3600 s ahead of the server's clock (1700000000.000);"
+        " at most 60 s ahead is accepted"
+    )
+    assert "ok" not in dashboard.state.metrics and dashboard.state.metrics["cpu"].value == 1.0

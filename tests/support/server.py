@@ -54,6 +54,8 @@ class LiveServer:
         self.env = {"LIVEDASH_DEMO": "0", **(env or {})}
         if memory_only:
             self.env.setdefault("LIVEDASH_DB_PATH", "")
+        # No dashboard file unless the test gives one (the repository's is the demo's).
+        self.env.setdefault("LIVEDASH_CONFIG", "")
         # Most tests count every metric event; the throttle has tests of its own that set it.
         self.env.setdefault("LIVEDASH_CARD_RATE", "0")
         self.cwd = cwd or ROOT

@@ -9,25 +9,28 @@ local events, metrics, prev, feed, alerts, alert_order, version, seq, metric_ord
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local maxlen, feed_size, newest_ts = ARGV[1], ARGV[2], ARGV[3]
 
--- Then one (kind, key, payload) triple per fact, from FIRST_FACT on.
-local FIRST_FACT, FACT_ARGS = 4, 3
-local METRIC, ACTIVITY, RAISED, RESOLVED = 'm', 'a', 'r', 'x'
+-- Then one (kind, key, payload, guard) quadruple per fact, from FIRST_FACT on. The guard is
+-- '' except for a stale mark: the exact payload of the point it marks, which must still be
+-- the card's newest (a point that arrived meanwhile wins; the mark then changes nothing).
+local FIRST_FACT, FACT_ARGS = 4, 4
+local METRIC, ACTIVITY, RAISED, RESOLVED, STALE, REMOVED = 'm', 'a', 'r', 'x', 's', 'd'
 
 -- Refuse a malformed batch before the first write: Redis keeps whatever a failing script
 -- wrote before it failed, and the caller is told nothing was recorded.
 if #ARGV < FIRST_FACT or (#ARGV - FIRST_FACT + 1) % FACT_ARGS ~= 0 then
-  error('append: expected (kind, key, payload) triples after the fixed arguments')
+  error('append: expected (kind, key, payload, guard) quadruples after the fixed arguments')
 end
 for i = FIRST_FACT, #ARGV, FACT_ARGS do
   local kind = ARGV[i]
-  if kind ~= METRIC and kind ~= ACTIVITY and kind ~= RAISED and kind ~= RESOLVED then
+  if kind ~= METRIC and kind ~= ACTIVITY and kind ~= RAISED and kind ~= RESOLVED
+      and kind ~= STALE and kind ~= REMOVED then
     error('append: unknown fact kind ' .. kind)
   end
 end
 
 local ids = {}
 for i = FIRST_FACT, #ARGV, FACT_ARGS do
-  local kind, key, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local kind, key, payload, guard = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local created, previous = '0', ''
   if kind == METRIC then
     local old = redis.call('HGET', metrics, key)
@@ -51,6 +54,16 @@ for i = FIRST_FACT, #ARGV, FACT_ARGS do
   elseif kind == RESOLVED then
     if redis.call('HDEL', alerts, key) == 1 then created = '1' end
     redis.call('ZREM', alert_order, key)
+  elseif kind == STALE then
+    -- The stale payload takes the point's place (it repeats the point), until the next point.
+    if redis.call('HGET', metrics, key) == guard then
+      created = '1'
+      redis.call('HSET', metrics, key, payload)
+    end
+  elseif kind == REMOVED then
+    if redis.call('HDEL', metrics, key) == 1 then created = '1' end
+    redis.call('HDEL', prev, key)
+    redis.call('ZREM', metric_order, key)
   else
     error('append: unknown fact kind ' .. kind)
   end

@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 
 from app.domain.model import NAME_PATTERN, ActivityIn, AlertIn, MetricPoint
-from app.service.dashboard import Dashboard, UnknownAlert
+from app.service.dashboard import Dashboard, UnknownAlert, UnknownMetric
 from app.service.limits import LimitReached
 from app.web.auth import ingest_guard
 from app.web.validation import bad_input, strict_body
@@ -68,9 +68,20 @@ async def delete_alert(
         raise NotFoundException(f"alert_id: no open alert {alert_id!r}") from None
 
 
+@delete("/metrics/{name:str}", status_code=200)
+async def delete_metric(
+    dashboard: Dashboard, name: Annotated[str, Parameter(pattern=NAME_PATTERN)]
+) -> Accepted:
+    """Remove a card everywhere, live; 404 if there is no card by that name."""
+    try:
+        return Accepted(1, await dashboard.remove_metric(name))
+    except UnknownMetric:
+        raise NotFoundException(f"name: no metric {name!r}") from None
+
+
 ingest_router = Router(
     "/api",
-    route_handlers=[post_metrics, post_activity, post_alert, delete_alert],
+    route_handlers=[post_metrics, post_activity, post_alert, delete_alert, delete_metric],
     guards=[ingest_guard],
     tags=["ingest"],
 )

@@ -18,7 +18,8 @@ def index(dashboard: Dashboard) -> Template:
     return Template(
         "pages/dashboard.html",
         context={
-            "title": dashboard.settings.title,
+            "title": dashboard.board.title or dashboard.settings.title,
+            "board": dashboard.board,
             "heartbeat_ms": int(dashboard.settings.heartbeat_seconds * 1000),
             "state": state,
             "stream_url": "/dashboard/stream?" + urlencode({"lastEventId": state.version}),
