@@ -138,6 +138,10 @@ def start_livedash(name: str, log_dir: Path, token: str, extra_env: dict[str, st
         LIVEDASH_INGEST_TOKEN=token,
         LIVEDASH_DB_PATH="",
         LIVEDASH_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
+        # Every simulated client comes from this one address, and the rate is the benchmark's.
+        LIVEDASH_MAX_STREAMS_PER_IP="1000000",
+        LIVEDASH_MAX_STREAMS="1000000",
+        LIVEDASH_INGEST_RATE="0",
         **(extra_env or {}),
     )
     command = [

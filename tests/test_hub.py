@@ -12,13 +12,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from app.service.dashboard import Dashboard, StreamFormat
-from app.hubs.base import EmbeddedHub
 from app.domain.model import ActivityIn, AlertIn, MetricPoint, MetricUpdated, Severity
+from app.hubs.base import EmbeddedHub
+from app.hubs.sqlite import SqliteStore, StoreError
+from app.service.dashboard import Dashboard, StreamFormat
+from app.settings import Settings
 from app.streaming.render import Renderer
 from app.streaming.replay import id_key
-from app.settings import Settings
-from app.hubs.sqlite import SqliteStore, StoreError
 from tests.test_dashboard import Sink, subscribe
 
 

@@ -30,7 +30,7 @@ def free_port() -> int:
 
 # Settings a test does not give are not inherited from the environment either: a developer's
 # or a PaaS's REDIS_URL / WEB_CONCURRENCY must not turn an embedded-backend test into another.
-INHERITED_NEVER = ("REDIS_URL", "WEB_CONCURRENCY")
+INHERITED_NEVER = ("REDIS_URL", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS")
 
 
 class LiveServer:
@@ -56,6 +56,8 @@ class LiveServer:
             self.env.setdefault("LIVEDASH_DB_PATH", "")
         # Most tests count every metric event; the throttle has tests of its own that set it.
         self.env.setdefault("LIVEDASH_CARD_RATE", "0")
+        # Tests ingest from this machine without a token, as `make run` lets a developer.
+        self.env.setdefault("LIVEDASH_LOOPBACK_INGEST", "1")
         self.cwd = cwd or ROOT
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = ROOT / "tests" / "artifacts" / f"server-{self.port}.log"
@@ -85,6 +87,7 @@ class LiveServer:
             "--timeout-graceful-shutdown",
             "5",
             "--no-access-log",
+            "--no-proxy-headers",  # as `python -m app`: livedash reads X-Forwarded-For itself
         ]
         if self.cwd != ROOT:
             command += ["--app-dir", str(ROOT)]
