@@ -87,7 +87,7 @@ def test_a_platform_set_web_concurrency_without_redis_runs_one_worker_and_says_w
 
 def test_check_refuses_the_same_combination_built_in_code() -> None:
     """`create_app(Settings(...))` does not go through `from_env`, so it calls `check()` itself."""
-    with pytest.raises(SettingsError, match="^LIVEDASH_WEB_CONCURRENCY=2"):
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_WEB_CONCURRENCY=2"):
         Settings(web_concurrency=2).check()
     Settings(web_concurrency=2, redis_url="redis://cache:6379/0").check()
 
@@ -163,12 +163,12 @@ def test_a_protected_public_or_loopback_board_starts(env: dict[str, str]) -> Non
 
 
 def test_the_trusted_user_header_is_refused_when_every_peer_is_trusted() -> None:
-    with pytest.raises(SettingsError, match="^LIVEDASH_TRUSTED_USER_HEADER needs FORWARDED_ALLOW_IPS"):
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_TRUSTED_USER_HEADER needs FORWARDED_ALLOW_IPS"):
         Settings.from_env({"LIVEDASH_TRUSTED_USER_HEADER": "X-Forwarded-Email", "FORWARDED_ALLOW_IPS": "*"})
 
 
 def test_forwarded_allow_ips_that_are_not_addresses_are_refused_naming_the_variable() -> None:
-    with pytest.raises(SettingsError, match="^FORWARDED_ALLOW_IPS: "):
+    with pytest.raises(SettingsError, match=r"^FORWARDED_ALLOW_IPS: "):
         Settings.from_env({"FORWARDED_ALLOW_IPS": "proxy.internal"})
 
 
@@ -180,5 +180,5 @@ def test_secrets_are_masked_in_repr() -> None:
 
 @pytest.mark.parametrize("value", ["'self'; script-src *", "a,b", "x\ny"])
 def test_frame_ancestors_cannot_smuggle_another_directive(value: str) -> None:
-    with pytest.raises(SettingsError, match="^LIVEDASH_FRAME_ANCESTORS: "):
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_FRAME_ANCESTORS: "):
         Settings.from_env({"LIVEDASH_FRAME_ANCESTORS": value})

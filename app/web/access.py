@@ -25,7 +25,9 @@ LINK_SUBJECT = "l:"
 # a path written another way (`//login`, `/Login`, `/login/`) is not open: it is protected.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/favicon.ico"})
 OPEN_PREFIXES = ("/static/", "/link/")
-GUARDED_PREFIX = "/api/"  # the ingest and viewer-link API: the ingest guard checks the token
+GUARDED_ROUTES = ("/api/metrics", "/api/activity", "/api/alerts", "/api/viewer-links")
+"""The ingest and viewer-link API (and paths under them): the ingest guard checks the token.
+Any other `/api/` path needs a viewer, so an API added later is closed until placed here."""
 
 
 class Access(Enum):
@@ -57,7 +59,9 @@ def access_of(path: str, stream_paths: Iterable[str]) -> Access:
         return Access.page
     if path.startswith(OPEN_PREFIXES):
         return Access.open
-    if path.startswith(GUARDED_PREFIX) and path not in stream_paths:
+    if path not in stream_paths and any(
+        path == route or path.startswith(route + "/") for route in GUARDED_ROUTES
+    ):
         return Access.guarded
     return Access.viewer
 

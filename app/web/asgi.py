@@ -75,6 +75,7 @@ async def refuse(send: Send, refusal: Refusal) -> None:
         (b"retry-after", RETRY_AFTER),
         (b"x-content-type-options", b"nosniff"),
         (b"cache-control", b"no-store"),
+        (b"content-length", str(len(body)).encode()),
     ]
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
