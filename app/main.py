@@ -110,6 +110,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await dashboard.hub.close()
         raise  # uvicorn exits with its start-up failure status (its supervisor then stops too)
     log.info("hub: %s, at event %s", dashboard.hub.kind, dashboard.state.version)
+    streams: StreamCounter = app.state.stream_counter
+    if streams.total < settings.max_streams:
+        log.info("at most %d open streams: the open-file limit allows no more", streams.total)
     if not settings.ingest_token:
         log.warning("LIVEDASH_INGEST_TOKEN is not set: ingest accepts loopback clients only")
     producers = Producers(
@@ -165,8 +168,6 @@ def create_app(settings: Settings | None = None) -> Gate:
     viewers = Viewers(dashboard.hub)
     sessions = SessionCodec(session_key(settings), settings.session_hours * 3600)
     streams = StreamCounter(settings.max_streams_per_ip, stream_cap(settings, raise_fd_limit()))
-    if streams.total < settings.max_streams:
-        log.info("at most %d open streams: the open-file limit allows no more", streams.total)
     app = Litestar(
         route_handlers=[
             index,
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Gate:
                 "sessions": sessions,
                 "login_throttle": LoginThrottle(),
                 "ingest_rate": RateLimit(settings.ingest_rate),
+                "stream_counter": streams,
             }
         ),
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
