@@ -100,7 +100,11 @@ class Viewers:
 
     def open_counts(self) -> dict[str, int]:
         """Streams open in this process, per link."""
-        return {link_id: len(streams) for link_id, streams in self._streams.items()}
+        # A closed stream leaves its set on the next loop pass (a done callback): not counted.
+        return {
+            link_id: sum(1 for stream in streams if not stream.closed.done())
+            for link_id, streams in self._streams.items()
+        }
 
     def _end(self, link_id: str) -> None:
         self._live.discard(link_id)
