@@ -10,8 +10,8 @@
  * - Times are shown in the reader's time zone.
  * - The tab title counts the open alerts, "(2) livedash", so a background tab still tells.
  * - Logged out (a revoked viewer link, an expired session): when the stream is refused for
- *   good, ask whether the page itself still opens; if it now redirects, go to the login page
- *   instead of retrying a stream that will never open.
+ *   good, ask (HEAD of the stream) whether the session still holds; if not, go to the login
+ *   page instead of retrying a stream that will never open.
  */
 (function () {
   "use strict";
@@ -109,14 +109,17 @@
       return;
     }
     checking = true;
-    fetch("/", { method: "HEAD", redirect: "manual", cache: "no-store", credentials: "same-origin" })
+    // HEAD of the stream answers at once: 200 while the session holds, 401 once it is gone.
+    fetch("/dashboard/stream", { method: "HEAD", cache: "no-store", credentials: "same-origin" })
       .then(function (response) {
-        if (response.type === "opaqueredirect" || response.status === 401) {
+        if (response.status === 401) {
           window.location.assign("/login");
+          return true; // leaving: never check (and navigate) again
         }
+        return false;
       })
-      .catch(function () {})
-      .then(function () { checking = false; });
+      .catch(function () { return false; })
+      .then(function (leaving) { checking = leaving; });
   }
 
   var create = htmx.createEventSource;
