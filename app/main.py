@@ -114,7 +114,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     if streams.total < settings.max_streams:
         log.info("at most %d open streams: the open-file limit allows no more", streams.total)
     if not settings.ingest_token:
-        log.warning("LIVEDASH_INGEST_TOKEN is not set: ingest accepts loopback clients only")
+        log.warning(
+            "LIVEDASH_INGEST_TOKEN is not set: ingest accepts %s",
+            "direct loopback clients only" if settings.loopback_ingest else "nobody",
+        )
     producers = Producers(
         dashboard, [DemoSource(dashboard, settings.demo_interval).run] if settings.demo else []
     )
