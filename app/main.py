@@ -207,7 +207,9 @@ def create_app(settings: Settings | None = None) -> Gate:
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
         lifespan=[lifespan],
         exception_handlers={ValidationException: name_the_field, HubUnavailable: hub_unavailable},
-        allowed_hosts=AllowedHostsConfig(allowed_hosts=settings.allowed_host_list, www_redirect=False)
+        allowed_hosts=AllowedHostsConfig(
+            allowed_hosts=settings.allowed_host_list, www_redirect=False, exclude=["/healthz", "/readyz"]
+        )
         if settings.allowed_host_list
         else None,
         request_max_body_size=settings.max_body_bytes,

@@ -340,3 +340,24 @@ async def test_refused_requests_write_no_traceback_or_error_line(make_server: Ma
             ).status_code == 404
     log = server.log()
     assert "Traceback" not in log and "ERROR" not in log, log
+
+
+async def test_only_the_allowed_hosts_are_answered_streams_included(make_server: MakeServer) -> None:
+    server = make_server({"LIVEDASH_ALLOWED_HOSTS": "board.example, *.wall.example"}).start()
+    async with client_for(server) as client:
+        for host in ("board.example", "tv1.wall.example"):
+            assert (await client.get("/", headers={"Host": host})).status_code == 200
+            async with open_stream(client, HTML_STREAM, headers={"Host": host}) as stream:
+                assert (await stream.first_frame()).startswith(": livedash")
+        for path, host in (
+            ("/", "evil.example"),
+            (HTML_STREAM, "evil.example"),
+            ("/login", "board.example:81"),
+        ):
+            refused = await client.get(path, headers={"Host": host})
+            assert (refused.status_code, refused.json()["detail"]) == (
+                400,
+                "Host: not one this server answers for",
+            )
+        # A load balancer's health check comes by address.
+        assert (await client.get("/healthz", headers={"Host": "10.0.0.9"})).status_code == 200

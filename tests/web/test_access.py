@@ -23,6 +23,7 @@ from app.web.access import (
     session_key,
     set_cookie,
 )
+from app.web.routes.health import redact_hosts
 
 STREAMS = ("/dashboard/stream", "/api/dashboard/stream")
 
@@ -163,3 +164,25 @@ def test_the_stream_counter_refuses_past_each_cap_and_counts_releases() -> None:
     counter.release("a")
     assert (counter.held("a"), counter.open) == (1, 2)
     assert counter.acquire("c") is None
+
+
+@pytest.mark.parametrize(
+    ("problem", "shown"),
+    [
+        (
+            "redis: Error 111 connecting to 10.0.3.7:6379. Connection refused.",
+            "redis: Error 111 connecting to <host>. Connection refused.",
+        ),
+        (
+            "redis: Error -2 connecting to cache.internal:6380. Name or service not known.",
+            "redis: Error -2 connecting to <host>. Name or service not known.",
+        ),
+        ("redis: Timeout reading from cache.internal", "redis: Timeout reading from <host>"),
+        (
+            "sqlite: cannot write data/x.sqlite3: disk I/O error",
+            "sqlite: cannot write data/x.sqlite3: disk I/O error",
+        ),
+    ],
+)
+def test_problems_shown_to_clients_name_no_host(problem: str, shown: str) -> None:
+    assert redact_hosts(problem) == shown
