@@ -143,7 +143,6 @@ class Gate:
             proto = (_header(headers, b"x-forwarded-proto") or "").split(",")[-1].strip().lower()
             if proto in ("http", "https"):
                 scope["scheme"] = proto
-        scope.setdefault("state", {})["livedash.proxied"] = client.proxied
         return client
 
     async def identify(self, headers: Iterable[tuple[bytes, bytes]], client: Client) -> Viewer | None:
