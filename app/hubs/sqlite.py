@@ -37,6 +37,7 @@ from app.domain.events import Entry
 from app.domain.ids import format_id
 from app.domain.state import StateData
 from app.domain.viewers import ViewerLink
+from app.hubs.base import HubUnavailable
 
 log = logging.getLogger("livedash.store")
 
@@ -216,10 +217,14 @@ class SqliteStore:
     # --- viewer links: rare, small, written at once on the store's thread ---------------
 
     async def _on_thread(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` on the store's thread; a failure is the hub's (a 503), not a crash."""
         db = self._db
         if db is None:
-            raise StoreError(f"{self.path} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work, db)
+            raise HubUnavailable(f"sqlite: {self.path} is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work, db)
+        except sqlite3.Error as exc:
+            raise HubUnavailable(f"sqlite: viewer links in {self.path}: {exc}") from exc
 
     async def add_link(self, link: ViewerLink) -> None:
         """Keep a new link (committed before this returns: its url is about to be handed out)."""

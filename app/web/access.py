@@ -23,7 +23,7 @@ LINK_SUBJECT = "l:"
 
 # Paths anyone may open: probes, the login and link pages, static files. Exact strings, so
 # a path written another way (`//login`, `/Login`, `/login/`) is not open: it is protected.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/favicon.ico"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout"})
 OPEN_PREFIXES = ("/static/", "/link/")
 GUARDED_ROUTES = ("/api/metrics", "/api/activity", "/api/alerts", "/api/viewer-links")
 """The ingest and viewer-link API (and paths under them): the ingest guard checks the token.
