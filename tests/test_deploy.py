@@ -93,6 +93,32 @@ def test_procfile_with_nothing_protecting_the_board_refuses_to_start_naming_the_
     )
 
 
+def test_procfile_with_livedash_public_serves_the_board_to_anyone() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        ["sh", "-c", PROCFILE.removeprefix("web: ")],
+        cwd=ROOT,
+        env=procfile_env(port, LIVEDASH_PUBLIC="1"),
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert page.status_code == 200
+        assert 'sse-connect="/dashboard/stream?lastEventId=' in page.text
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=10)
+
+
 def test_asking_livedash_for_several_workers_without_redis_refuses_to_start_naming_the_setting() -> None:
     env = procfile_env(free_port(), LIVEDASH_WEB_CONCURRENCY="3")
     done = subprocess.run(
