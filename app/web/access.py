@@ -149,6 +149,20 @@ def is_trusted(host: str, proxies: Sequence[Network] | None) -> bool:
     return any(address in network for network in proxies)
 
 
+def client_key(host: str) -> str:
+    """What limits count a client by: its address, or for IPv6 its /64, which one household
+    or server gets whole (counting single addresses, it could open a stream from each)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 class Client(NamedTuple):
     """Where a request comes from, as far as we can believe it."""
 

@@ -12,7 +12,7 @@ from app.service.dashboard import Dashboard
 from app.service.viewers import Viewers
 from app.streaming.fanout import Subscriber
 from app.streaming.streams import StreamFormat
-from app.web.access import Refusal, StreamCounter
+from app.web.access import Refusal, StreamCounter, client_key
 from app.web.gate import VIEWER, Viewer
 from app.web.streams import serve
 
@@ -49,7 +49,7 @@ class StreamsFirst:
     async def stream(self, scope: Scope, receive: Receive, send: Send, fmt: StreamFormat) -> None:
         """Serve one stream while it fits under the caps, else refuse it with Retry-After."""
         peer = scope.get("client")
-        client = peer[0] if peer else ""
+        client = client_key(peer[0]) if peer else ""
         refusal = self.counter.acquire(client)
         if refusal is not None:
             await refuse(send, refusal)

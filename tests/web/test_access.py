@@ -17,6 +17,7 @@ from app.web.access import (
     SessionCodec,
     StreamCounter,
     access_of,
+    client_key,
     client_of,
     cookie_value,
     password_matches,
@@ -186,3 +187,17 @@ def test_the_stream_counter_refuses_past_each_cap_and_counts_releases() -> None:
 )
 def test_problems_shown_to_clients_name_no_host(problem: str, shown: str) -> None:
     assert redact_hosts(problem) == shown
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_limits_count_an_ipv6_client_by_its_64(host: str, key: str) -> None:
+    assert client_key(host) == key

@@ -17,6 +17,7 @@ from app.web.access import (
     PASSWORD_SUBJECT,
     LoginThrottle,
     SessionCodec,
+    client_key,
     password_matches,
     set_cookie,
 )
@@ -54,7 +55,7 @@ async def login(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     """Check the password (throttled per client), then set the session cookie."""
     settings: Settings = state.settings
     throttle: LoginThrottle = state.login_throttle
-    client = request.client.host if request.client else ""
+    client = client_key(request.client.host) if request.client else ""
     now = time.monotonic()
     wait = throttle.retry_after(client, now)
     if wait is not None:
