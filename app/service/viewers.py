@@ -33,7 +33,6 @@ class Viewers:
         self._live: set[str] = set()
         self._streams: dict[str, set[Subscriber]] = {}
         self._seen: dict[str, float] = {}
-        self._totals: dict[str, int] = {}
 
     async def create(self, label: str) -> tuple[ViewerLink, str]:
         """A new link and its secret, kept in the hub before it is handed out."""
@@ -73,8 +72,8 @@ class Viewers:
     async def listing(self) -> list[tuple[ViewerLink, int]]:
         """Every link with the streams open on it over every process."""
         links = await self.hub.list_links()
-        self._totals = await self.hub.link_streams(self.open_counts())
-        return [(link, self._totals.get(link.id, 0)) for link in links]
+        totals = await self.hub.link_streams(self.open_counts())
+        return [(link, totals.get(link.id, 0)) for link in links]
 
     async def revoke(self, link_id: str) -> bool:
         """Forget the link and end its streams here (other processes on their next poll)."""
@@ -127,6 +126,6 @@ class Viewers:
         for link_id in (self._live | self._streams.keys()) - live:
             self._end(link_id)
         self._live = live
-        self._totals = await self.hub.link_streams(self.open_counts())
-        for link_id in self._streams:
+        await self.hub.link_streams(self.open_counts())  # so a listing at another process counts ours
+        for link_id in list(self._streams):  # a stream may close while `seen` awaits the hub
             await self.seen(link_id)
