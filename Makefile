@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 # `make run HOST=0.0.0.0 PORT=9000` (or the same as environment variables) overrides these.
 export HOST ?= 127.0.0.1
 export PORT ?= 8000
+# On a developer's machine, scripts on it may ingest without a token (off in production).
+export LIVEDASH_LOOPBACK_INGEST ?= 1
 SRC := app tests $(wildcard bench)
 
 .PHONY: run test check format lock chromium screenshot clean bench

@@ -1,7 +1,8 @@
 """`python -m app` (what `make run` and the Procfile run): serve on HOST:PORT.
 
-Settings and the dashboard file are checked here, before uvicorn starts any worker, so a bad one (or
-`WEB_CONCURRENCY` > 1 without Redis) is one clear line and exit status 2, not a supervisor
+Settings and the dashboard file are checked here, before uvicorn starts any worker, so a bad
+one (or `LIVEDASH_WEB_CONCURRENCY` > 1 without Redis, or a public address with nothing
+protecting the board) is one clear line and exit status 2, not a supervisor
 restarting failing workers. The hub's storage is tried too (Redis answers, the SQLite file
 opens), so an unreachable Redis or a corrupt file is one line and exit status 3.
 """
@@ -42,12 +43,14 @@ def preflight(settings: Settings) -> str | None:
 def main() -> int:
     """Check the settings first, so a typo is one clear line, not a traceback."""
     try:
-        settings = Settings.from_env()
+        settings, notes = Settings.from_env_noting()
         if settings.config:
             load_board(settings.config)  # a wrong dashboard file is one line too, naming the key
     except (SettingsError, BoardError) as exc:
         print(f"livedash: {exc}", file=sys.stderr)
         return 2
+    for note in notes:
+        print(f"livedash: {note}", file=sys.stderr)
     problem = preflight(settings)
     if problem:
         print(f"livedash: {problem}", file=sys.stderr)
@@ -66,7 +69,9 @@ def main() -> int:
         workers=workers,
         loop="uvloop",
         http="httptools",
-        proxy_headers=True,
+        # The gate (app/web/gate.py) reads X-Forwarded-For itself, from the right, so a per-client
+        # cap counts the address the trusted proxy appended, never one a client wrote.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
         access_log=False,
     )

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import resource
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
-from litestar.datastructures import CacheControlHeader, ResponseHeader, State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.logging import LoggingConfig
@@ -32,13 +35,18 @@ from app.producers.demo import DemoSource
 from app.producers.runner import Producers
 from app.producers.watch import Watcher
 from app.service.dashboard import Dashboard
+from app.service.viewers import Viewers
 from app.settings import Settings, SettingsError
 from app.streaming.render import STATIC, Renderer, make_environment
-from app.web.asgi import StreamsFirst
+from app.web.access import LoginThrottle, RateLimit, SessionCodec, StreamCounter, session_key
+from app.web.asgi import STREAM_PATHS, StreamsFirst
+from app.web.gate import Gate
 from app.web.metrics import IngestCounts, make_registry
-from app.web.routes.deps import provide_dashboard
-from app.web.routes.health import healthz, readyz
+from app.web.routes.deps import provide_dashboard, provide_viewers
+from app.web.routes.health import healthz, readyz, redact_hosts
 from app.web.routes.ingest import ingest_router
+from app.web.routes.links import links_router
+from app.web.routes.login import login, login_page, logout, open_link
 from app.web.routes.metrics import metrics
 from app.web.routes.pages import index
 from app.web.shutdown import on_termination
@@ -46,12 +54,9 @@ from app.web.validation import name_the_field
 
 log = logging.getLogger("livedash")
 
-# Strict: our own script and style only, no inline code, no eval (htmx is configured for it).
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'"
-)
+FD_RESERVE = 64
+"""File descriptors kept out of the streams' reach, so ingest, /healthz and the hub still get
+sockets and files when streams fill the process."""
 
 
 def refuse_in_worker(exc: SettingsError | BoardError) -> None:
@@ -67,8 +72,27 @@ def refuse_in_worker(exc: SettingsError | BoardError) -> None:
 
 
 def hub_unavailable(_request: Request[Any, Any, Any], exc: HubUnavailable) -> Response[dict[str, Any]]:
-    """503 with the reason: the request was not recorded, so retrying later is safe."""
-    return Response({"status_code": 503, "detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
+    """503 with the reason (without host names): the request was not recorded, so retrying
+    later is safe."""
+    detail = redact_hosts(str(exc))
+    return Response({"status_code": 503, "detail": detail}, status_code=503, headers={"Retry-After": "2"})
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit on open files to the hard one (a stream is a socket); the limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, hard, exc)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def stream_cap(settings: Settings, fd_limit: int) -> int:
+    """`LIVEDASH_MAX_STREAMS`, or fewer when the process may not open that many sockets."""
+    return max(1, min(settings.max_streams, fd_limit - FD_RESERVE))
 
 
 def make_hub(settings: Settings) -> Hub:
@@ -90,15 +114,23 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await dashboard.hub.close()
         raise  # uvicorn exits with its start-up failure status (its supervisor then stops too)
     log.info("hub: %s, at event %s", dashboard.hub.kind, dashboard.state.version)
+    streams: StreamCounter = app.state.stream_counter
+    if streams.total < settings.max_streams:
+        log.info("at most %d open streams: the open-file limit allows no more", streams.total)
     if not settings.ingest_token:
-        log.warning("LIVEDASH_INGEST_TOKEN is not set: ingest accepts loopback clients only")
+        log.warning(
+            "LIVEDASH_INGEST_TOKEN is not set: ingest accepts %s",
+            "direct loopback clients only" if settings.loopback_ingest else "nobody",
+        )
     work_once = [DemoSource(dashboard, settings.demo_interval).run] if settings.demo else []
     if dashboard.watched:  # staleness and alert rules: decided in one place per deployment
         work_once.append(Watcher(dashboard).run)
     producers = Producers(dashboard, work_once)
     if settings.demo:
         log.info("demo source on (LIVEDASH_DEMO=0 turns it off)")
+    viewers: Viewers = app.state.viewers
     work = [
+        viewers.run(),
         dashboard.run_heartbeats(),
         dashboard.throttle.run(),
         producers.run(),
@@ -123,10 +155,18 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             await dashboard.hub.close()
 
 
-def create_app(settings: Settings | None = None) -> StreamsFirst:
+def create_app(settings: Settings | None = None) -> Gate:
     """Build the app for `settings` (read from the environment when not given)."""
     try:
-        settings = settings or Settings.from_env()
+        if settings is None:
+            settings, notes = Settings.from_env_noting()
+            if notes and multiprocessing.parent_process() is not None:
+                # uvicorn itself was asked for several workers (it reads WEB_CONCURRENCY too):
+                # they are running, each with a hub of its own. Only `python -m app` can fall back.
+                raise SettingsError(
+                    f"WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY')}: several workers need a shared"
+                    " hub; set LIVEDASH_REDIS_URL (or REDIS_URL), or start livedash with `python -m app`"
+                )
         settings.check()
         board = load_board(settings.config) if settings.config else Board()
     except (SettingsError, BoardError) as exc:
@@ -135,13 +175,21 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
     env = make_environment()
     dashboard = Dashboard(settings, Renderer(env), make_hub(settings), board=board)
     ingest_counts = IngestCounts()
+    viewers = Viewers(dashboard.hub)
+    sessions = SessionCodec(session_key(settings), settings.session_hours * 3600)
+    streams = StreamCounter(settings.max_streams_per_ip, stream_cap(settings, raise_fd_limit()))
     app = Litestar(
         route_handlers=[
             index,
             healthz,
             readyz,
             metrics,
+            login_page,
+            login,
+            logout,
+            open_link,
             ingest_router,
+            links_router,
             create_static_files_router(
                 "/static",
                 directories=[STATIC],
@@ -149,22 +197,30 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
                 include_in_schema=False,
             ),
         ],
-        dependencies={"dashboard": Provide(provide_dashboard, sync_to_thread=False)},
+        dependencies={
+            "dashboard": Provide(provide_dashboard, sync_to_thread=False),
+            "viewers": Provide(provide_viewers, sync_to_thread=False),
+        },
         state=State(
             {
                 "dashboard": dashboard,
                 "settings": settings,
                 "metrics_registry": make_registry(dashboard, ingest_counts),
+                "viewers": viewers,
+                "sessions": sessions,
+                "login_throttle": LoginThrottle(),
+                "ingest_rate": RateLimit(settings.ingest_rate),
+                "stream_counter": streams,
             }
         ),
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(env)),
         lifespan=[lifespan],
         exception_handlers={ValidationException: name_the_field, HubUnavailable: hub_unavailable},
-        response_headers=[
-            ResponseHeader(name="Content-Security-Policy", value=CONTENT_SECURITY_POLICY),
-            ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
-            ResponseHeader(name="Referrer-Policy", value="same-origin"),
-        ],
+        allowed_hosts=AllowedHostsConfig(
+            allowed_hosts=settings.allowed_host_list, www_redirect=False, exclude=["/healthz", "/readyz"]
+        )
+        if settings.allowed_host_list
+        else None,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="livedash",
@@ -180,4 +236,11 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
             formatters={"standard": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
         ),
     )
-    return StreamsFirst(app, dashboard, ingest_counts)
+    # The gate stands in front of the streams too: they never reach Litestar.
+    return Gate(
+        StreamsFirst(app, dashboard, streams, viewers, ingest_counts),
+        settings,
+        sessions,
+        viewers,
+        frozenset(STREAM_PATHS),
+    )

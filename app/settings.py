@@ -6,6 +6,7 @@ read at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -15,7 +16,9 @@ import msgspec
 
 PREFIX = "LIVEDASH_"
 DEFAULT_CONFIG = "dashboard.toml"
-_SECRETS = ("ingest_token", "metrics_token", "redis_url")  # a Redis URL may carry a password
+# A Redis URL may carry a password.
+_SECRETS = ("ingest_token", "metrics_token", "redis_url", "viewer_password", "session_secret")
+_LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 
 
 class SettingsError(ValueError):
@@ -32,7 +35,52 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Port `make run` serves on (`PORT` works too, as PaaS routers set it)."""
 
     ingest_token: str = ""
-    """Bearer token the ingest API requires; empty means loopback clients only."""
+    """Bearer token the ingest API (and the viewer-link API) requires."""
+
+    loopback_ingest: bool = False
+    """Without a token, accept ingest from this machine (`make run` turns it on): off by
+    default, because a proxy on the same machine makes every request look local."""
+
+    viewer_password: str = ""
+    """Turns on the login page: the board and its streams need the password (or a link)."""
+
+    session_secret: str = ""
+    """Key that signs session cookies; rotating it logs every browser out. Empty: derived
+    from the viewer password and ingest token, so changing either does the same."""
+
+    session_hours: Annotated[float, msgspec.Meta(gt=0, le=24 * 366)] = 168.0
+    """How long a login (or a link's login) lasts before the browser must log in again."""
+
+    trusted_user_header: str = ""
+    """A header an SSO proxy sets (e.g. `X-Forwarded-Email`): a request that carries it from a
+    peer in `FORWARDED_ALLOW_IPS` is logged in; from anyone else it is ignored."""
+
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies (`FORWARDED_ALLOW_IPS`, as uvicorn names it) whose `X-Forwarded-For`,
+    `X-Forwarded-Proto` and trusted user header are believed: comma-separated IPs or networks,
+    or `*` for a PaaS router that is the only way in."""
+
+    public: bool = False
+    """Serve the board to anyone even when bound to a public interface."""
+
+    allowed_hosts: str = ""
+    """Comma-separated `Host` names served (`*.example.com` works); empty accepts any."""
+
+    max_streams_per_ip: Annotated[int, msgspec.Meta(ge=1)] = 16
+    """Open streams one client address may hold; more get 429."""
+
+    max_streams: Annotated[int, msgspec.Meta(ge=1)] = 10_000
+    """Open streams in total (also capped by the process's file descriptors); more get 503."""
+
+    ingest_rate: Annotated[float, msgspec.Meta(ge=0)] = 100.0
+    """Ingest requests per second one credential may send (bursts of twice that); more get
+    429. 0 turns the limit off."""
+
+    frame_ancestors: Annotated[str, msgspec.Meta(pattern=r"^[^;,\r\n]+$")] = "'none'"
+    """Who may embed the page in a frame (CSP `frame-ancestors`), e.g. `https://wall.example`."""
+
+    hsts: bool = False
+    """Send `Strict-Transport-Security` (only behind https, for a year)."""
 
     metrics_token: str = ""
     """Bearer token that lets a scraper off this machine read /metrics (loopback always may)."""
@@ -117,7 +165,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read `LIVEDASH_*` (and the PaaS's plain `PORT`), converting each to its field's type."""
+        return cls.from_env_noting(environ)[0]
+
+    @classmethod
+    def from_env_noting(cls, environ: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
+        """`from_env`, and what was decided for the operator that they should hear about.
+
+        A plain `WEB_CONCURRENCY` is what a PaaS buildpack sets by itself (Heroku and Scalingo
+        size it to the dyno): without Redis it becomes one worker and a note says why, so a
+        plain `git push` comes up. `LIVEDASH_WEB_CONCURRENCY` is an explicit request and
+        is refused without Redis.
+        """
         env = os.environ if environ is None else environ
+        notes: list[str] = []
         raw: dict[str, Any] = {}
         source: dict[str, str] = {}  # field -> the variable it came from, for error messages
         # PaaS and `make run HOST=... PORT=...` conventions; LIVEDASH_* wins when both are set.
@@ -126,6 +186,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ("PORT", "port"),
             ("REDIS_URL", "redis_url"),
             ("WEB_CONCURRENCY", "web_concurrency"),
+            ("FORWARDED_ALLOW_IPS", "forwarded_allow_ips"),
         ):
             if plain in env:
                 raw[field_name], source[field_name] = env[plain], plain
@@ -145,8 +206,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             except msgspec.ValidationError as exc:
                 raise SettingsError(f"{source[name]}: {exc}") from None
         settings = msgspec.convert(raw, cls, strict=False)
+        platform_set = source.get("web_concurrency") == "WEB_CONCURRENCY"
+        if platform_set and settings.web_concurrency > 1 and not settings.redis_url:
+            by = env.get("WEB_CONCURRENCY_SET_BY")
+            notes.append(
+                f"WEB_CONCURRENCY={settings.web_concurrency}"
+                + (f" (set by {by})" if by else "")
+                + ": running one worker, as several need a shared hub;"
+                " set LIVEDASH_REDIS_URL (or REDIS_URL) to use them"
+            )
+            settings = msgspec.structs.replace(settings, web_concurrency=1)
         settings.check()
-        return settings
+        return settings, notes
 
     def check(self) -> None:
         """Refuse a Redis URL redis-py cannot use, and combinations that would split the
@@ -160,6 +231,49 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 )
         if self.web_concurrency > 1 and not self.redis_url:
             raise SettingsError(
-                f"WEB_CONCURRENCY={self.web_concurrency}: several workers need a shared hub;"
+                f"LIVEDASH_WEB_CONCURRENCY={self.web_concurrency}: several workers need a shared hub;"
                 " set LIVEDASH_REDIS_URL (or REDIS_URL), or run one worker"
             )
+        try:
+            _ = self.trusted_proxies
+        except ValueError as exc:
+            raise SettingsError(f"FORWARDED_ALLOW_IPS: {exc}") from None
+        if self.trusted_user_header and self.forwarded_allow_ips.strip() == "*":
+            raise SettingsError(
+                "LIVEDASH_TRUSTED_USER_HEADER needs FORWARDED_ALLOW_IPS to name the SSO proxy's"
+                " address, not '*': anyone could send the header"
+            )
+        if not is_loopback_host(self.host) and not self.protected and not self.public:
+            raise SettingsError(
+                f"HOST={self.host} is reachable from other machines and nothing protects the board:"
+                " set LIVEDASH_VIEWER_PASSWORD, LIVEDASH_TRUSTED_USER_HEADER (behind an SSO proxy),"
+                " or LIVEDASH_PUBLIC=1 to serve it to anyone"
+            )
+
+    @property
+    def protected(self) -> bool:
+        """Viewers must log in (a password or an SSO proxy's header)."""
+        return bool(self.viewer_password or self.trusted_user_header)
+
+    @property
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+        """The networks of `forwarded_allow_ips`; None for `*` (every peer)."""
+        items = [item.strip() for item in self.forwarded_allow_ips.split(",") if item.strip()]
+        if "*" in items:
+            return None
+        return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        """`allowed_hosts` as Litestar's `AllowedHostsConfig` takes them."""
+        return [host.strip() for host in self.allowed_hosts.split(",") if host.strip()]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for an address (or name) only this machine can reach."""
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -139,6 +139,10 @@ def start_livedash(name: str, log_dir: Path, token: str, extra_env: dict[str, st
         LIVEDASH_DB_PATH="",
         LIVEDASH_CONFIG="",  # the cards the bench makes, not the demo's dashboard.toml
         LIVEDASH_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
+        # Every simulated client comes from this one address, and the rate is the benchmark's.
+        LIVEDASH_MAX_STREAMS_PER_IP="1000000",
+        LIVEDASH_MAX_STREAMS="1000000",
+        LIVEDASH_INGEST_RATE="0",
         **(extra_env or {}),
     )
     command = [

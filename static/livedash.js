@@ -9,6 +9,9 @@
  * - The activity feed keeps at most data-cap items.
  * - Times are shown in the reader's time zone.
  * - The tab title counts the open alerts, "(2) livedash", so a background tab still tells.
+ * - Logged out (a revoked viewer link, an expired session): when the stream is refused for
+ *   good, ask (HEAD of the stream) whether the session still holds; if not, go to the login
+ *   page instead of retrying a stream that will never open.
  */
 (function () {
   "use strict";
@@ -100,6 +103,25 @@
     }
   }
 
+  var checking = false;
+  function checkSession() {
+    if (checking || !window.fetch) {
+      return;
+    }
+    checking = true;
+    // HEAD of the stream answers at once: 200 while the session holds, 401 once it is gone.
+    fetch("/dashboard/stream", { method: "HEAD", cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 401) {
+          window.location.assign("/login");
+          return true; // leaving: never check (and navigate) again
+        }
+        return false;
+      })
+      .catch(function () { return false; })
+      .then(function (leaving) { checking = leaving; });
+  }
+
   var create = htmx.createEventSource;
   htmx.createEventSource = function (url) {
     var source = create(lastId ? withLastId(url, lastId) : url);
@@ -109,7 +131,12 @@
       lastTraffic = Date.now();
       setStatus("live");
     });
-    source.addEventListener("error", function () { setStatus("reconnecting"); });
+    source.addEventListener("error", function () {
+      setStatus("reconnecting");
+      if (source.readyState === EventSource.CLOSED) {
+        checkSession();
+      }
+    });
     return source;
   };
 

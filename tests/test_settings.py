@@ -60,18 +60,37 @@ def test_paas_variables_map_to_their_fields_and_livedash_ones_win() -> None:
     assert (settings.redis_url, settings.web_concurrency) == ("redis://mine:6379/1", 2)
 
 
-@pytest.mark.parametrize("env", [{"WEB_CONCURRENCY": "2"}, {"LIVEDASH_WEB_CONCURRENCY": "4"}])
-def test_several_workers_without_redis_are_refused(env: dict[str, str]) -> None:
+def test_livedash_web_concurrency_above_one_without_redis_is_refused() -> None:
     """Each worker would have its own hub: clients of one would never see ingest to another."""
-    with pytest.raises(SettingsError, match=r"WEB_CONCURRENCY=\d: .*LIVEDASH_REDIS_URL"):
-        Settings.from_env(env)
-    Settings.from_env({**env, "REDIS_URL": "redis://cache:6379/0"})  # fine with a shared hub
-    Settings.from_env({"WEB_CONCURRENCY": "1"})
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_WEB_CONCURRENCY=4: .*LIVEDASH_REDIS_URL"):
+        Settings.from_env({"LIVEDASH_WEB_CONCURRENCY": "4"})
+    assert (
+        Settings.from_env(
+            {"LIVEDASH_WEB_CONCURRENCY": "4", "REDIS_URL": "redis://cache:6379/0"}
+        ).web_concurrency
+        == 4
+    )
+
+
+def test_a_platform_set_web_concurrency_without_redis_runs_one_worker_and_says_why() -> None:
+    """Heroku's buildpack sets WEB_CONCURRENCY itself: a plain `git push` must come up."""
+    settings, notes = Settings.from_env_noting(
+        {"WEB_CONCURRENCY": "4", "WEB_CONCURRENCY_SET_BY": "heroku/python"}
+    )
+    assert settings.web_concurrency == 1
+    assert notes == [
+        "WEB_CONCURRENCY=4 (set by heroku/python): running one worker, as several need a shared hub;"
+        " set LIVEDASH_REDIS_URL (or REDIS_URL) to use them"
+    ]
+    settings, notes = Settings.from_env_noting({"WEB_CONCURRENCY": "2"})
+    assert (settings.web_concurrency, len(notes)) == (1, 1)
+    settings, notes = Settings.from_env_noting({"WEB_CONCURRENCY": "3", "REDIS_URL": "redis://cache:6379/0"})
+    assert (settings.web_concurrency, notes) == (3, [])
 
 
 def test_check_refuses_the_same_combination_built_in_code() -> None:
     """`create_app(Settings(...))` does not go through `from_env`, so it calls `check()` itself."""
-    with pytest.raises(SettingsError, match="WEB_CONCURRENCY=2"):
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_WEB_CONCURRENCY=2"):
         Settings(web_concurrency=2).check()
     Settings(web_concurrency=2, redis_url="redis://cache:6379/0").check()
 
@@ -130,3 +149,57 @@ def test_an_ingest_token_turns_the_demo_off_unless_asked_for() -> None:
     assert Settings.from_env({"LIVEDASH_INGEST_TOKEN": "s3cret"}).demo is False
     assert Settings.from_env({"LIVEDASH_INGEST_TOKEN": "s3cret", "LIVEDASH_DEMO": "1"}).demo is True
     assert Settings.from_env({}).demo is True
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "dash.example.com"])
+def test_a_public_address_with_nothing_protecting_the_board_is_refused_naming_the_three_ways(
+    host: str,
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"HOST": host})
+    assert str(refused.value) == (
+        f"HOST={host} is reachable from other machines and nothing protects the board:"
+        " set LIVEDASH_VIEWER_PASSWORD, LIVEDASH_TRUSTED_USER_HEADER (behind an SSO proxy),"
+        " or LIVEDASH_PUBLIC=1 to serve it to anyone"
+    )
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HOST": "0.0.0.0", "LIVEDASH_VIEWER_PASSWORD": "pw"},
+        {
+            "HOST": "0.0.0.0",
+            "LIVEDASH_TRUSTED_USER_HEADER": "X-Forwarded-Email",
+            "FORWARDED_ALLOW_IPS": "10.0.0.5",
+        },
+        {"HOST": "0.0.0.0", "LIVEDASH_PUBLIC": "1"},
+        {"HOST": "127.0.0.1"},
+        {"HOST": "localhost"},
+        {"HOST": "::1"},
+    ],
+)
+def test_a_protected_public_or_loopback_board_starts(env: dict[str, str]) -> None:
+    Settings.from_env(env)
+
+
+def test_the_trusted_user_header_is_refused_when_every_peer_is_trusted() -> None:
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_TRUSTED_USER_HEADER needs FORWARDED_ALLOW_IPS"):
+        Settings.from_env({"LIVEDASH_TRUSTED_USER_HEADER": "X-Forwarded-Email", "FORWARDED_ALLOW_IPS": "*"})
+
+
+def test_forwarded_allow_ips_that_are_not_addresses_are_refused_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"^FORWARDED_ALLOW_IPS: "):
+        Settings.from_env({"FORWARDED_ALLOW_IPS": "proxy.internal"})
+
+
+def test_secrets_are_masked_in_repr() -> None:
+    settings = Settings(viewer_password="hunter2", session_secret="k3y")
+    assert "hunter2" not in repr(settings) and "k3y" not in repr(settings)
+    assert "viewer_password=***" in repr(settings) and "session_secret=***" in repr(settings)
+
+
+@pytest.mark.parametrize("value", ["'self'; script-src *", "a,b", "x\ny"])
+def test_frame_ancestors_cannot_smuggle_another_directive(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_FRAME_ANCESTORS: "):
+        Settings.from_env({"LIVEDASH_FRAME_ANCESTORS": value})

@@ -13,12 +13,13 @@ Ids look like Redis Stream ids (`<major>-<minor>`, app/domain/ids.py) whichever 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from app.domain.events import Change, Entry, Event
 from app.domain.model import Fact
 from app.domain.state import StateData
+from app.domain.viewers import ViewerLink
 
 
 class HubUnavailable(RuntimeError):
@@ -89,6 +90,32 @@ class Hub(Protocol):
 
     async def close(self) -> None:
         """Flush and release everything."""
+        ...
+
+    # Viewer links live with the events, so every process (and a restart) knows the same ones.
+
+    async def add_link(self, link: ViewerLink) -> None:
+        """Keep a new viewer link."""
+        ...
+
+    async def get_link(self, link_id: str) -> ViewerLink | None:
+        """The link by that id, or None (never made, or revoked)."""
+        ...
+
+    async def list_links(self) -> list[ViewerLink]:
+        """Every link, oldest first."""
+        ...
+
+    async def remove_link(self, link_id: str) -> bool:
+        """Revoke a link; False if there was none by that id."""
+        ...
+
+    async def link_seen(self, link_id: str, at: float) -> None:
+        """Record that a browser of the link was here at `at`."""
+        ...
+
+    async def link_streams(self, mine: Mapping[str, int]) -> dict[str, int]:
+        """Report this process's open streams per link; the totals over every process."""
         ...
 
 

@@ -7,12 +7,15 @@ with the state, so a restart resumes where it was and ids keep increasing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
+
+import msgspec
 
 from app.domain.events import Change, Event
 from app.domain.ids import format_id, id_key
 from app.domain.model import FACT_KINDS, Fact
+from app.domain.viewers import ViewerLink
 from app.hubs.base import Lease, Sink
 from app.hubs.sqlite import SqliteStore
 
@@ -26,6 +29,7 @@ class EmbeddedHub:
         self._epoch = epoch if epoch is not None else time.time_ns() // 1_000_000
         self._seq = 0
         self._sink: Sink | None = None
+        self._links: dict[str, ViewerLink] = {}  # without a store: this process's only
 
     async def start(self, sink: Sink) -> None:
         self._sink = sink
@@ -77,3 +81,35 @@ class EmbeddedHub:
     async def close(self) -> None:
         if self._store is not None:
             await self._store.close()
+
+    # --- viewer links: in the SQLite file, or in memory without one -----------------------
+
+    async def add_link(self, link: ViewerLink) -> None:
+        if self._store is not None:
+            await self._store.add_link(link)
+        else:
+            self._links[link.id] = link
+
+    async def get_link(self, link_id: str) -> ViewerLink | None:
+        if self._store is not None:
+            return await self._store.get_link(link_id)
+        return self._links.get(link_id)
+
+    async def list_links(self) -> list[ViewerLink]:
+        if self._store is not None:
+            return await self._store.list_links()
+        return sorted(self._links.values(), key=lambda link: link.created_at)
+
+    async def remove_link(self, link_id: str) -> bool:
+        if self._store is not None:
+            return await self._store.remove_link(link_id)
+        return self._links.pop(link_id, None) is not None
+
+    async def link_seen(self, link_id: str, at: float) -> None:
+        if self._store is not None:
+            await self._store.link_seen(link_id, at)
+        elif link_id in self._links:
+            self._links[link_id] = msgspec.structs.replace(self._links[link_id], last_seen=at)
+
+    async def link_streams(self, mine: Mapping[str, int]) -> dict[str, int]:
+        return dict(mine)  # one process per hub: its streams are all there are

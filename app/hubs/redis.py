@@ -13,6 +13,11 @@ render-once fan-out: clients cost no Redis traffic. When Redis goes away, the re
 with backoff from its last id and /readyz says why; ingest answers 503 (nothing acknowledged
 is lost); open streams keep their heartbeats. If Redis comes back empty (no persistence),
 the first process to reconnect writes its last known state back.
+
+Viewer links are a hash `<prefix>:viewer-links` (id -> the link as JSON, its secret hashed),
+when each was last seen `<prefix>:viewer-seen`, and the streams open on each
+`<prefix>:viewer-streams` (`<link>|<process>` -> `<count>|<until>`): each process rewrites its
+own fields every second, so a process that died stops counting once its fields expire.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from importlib import resources
 from typing import Any, TypeVar, cast
 
@@ -49,6 +55,7 @@ from app.domain.model import (
     MetricUpdated,
 )
 from app.domain.state import MetricValue, StateData
+from app.domain.viewers import ViewerLink, decode_link, encode_link
 from app.hubs.base import HubUnavailable, Sink
 from app.hubs.lease import Lease
 
@@ -63,6 +70,8 @@ Rows = list[tuple[bytes, dict[bytes, bytes]]]
 """Stream entries as redis-py returns them (bytes, as the clients do not decode)."""
 
 BLOCK_MS = 5000
+LINK_STREAMS_TTL = 5.0
+"""Seconds a process's report of its open streams per viewer link counts (it reports every second)."""
 READ_COUNT = 1000
 
 NOT_RECORDED = "nothing of this request was recorded, retry"
@@ -179,6 +188,8 @@ class RedisHub:
         self._waiters: list[tuple[tuple[int, int], asyncio.Future[None]]] = []
         self._problem: str | None = None
         self._left_behind: set[asyncio.Future[Any]] = set()
+        self._process = uuid.uuid4().hex[:12]
+        self._reported: set[str] = set()
 
     @property
     def problem(self) -> str | None:
@@ -374,6 +385,77 @@ class RedisHub:
     def lease(self, name: str, seconds: float, on_change: Callable[[bool], None]) -> Lease:
         return Lease(self._redis, f"{self._prefix}:lease:{name}", seconds, on_change)
 
+    # --- viewer links ----------------------------------------------------------------
+
+    async def _links_call(self, work: Awaitable[_T]) -> _T:
+        try:
+            return await work
+        except RedisError as exc:
+            raise self._unavailable(exc, NOT_RECORDED) from exc
+
+    async def add_link(self, link: ViewerLink) -> None:
+        await self._links_call(self._redis.hset(f"{self._prefix}:viewer-links", link.id, encode_link(link)))
+
+    async def get_link(self, link_id: str) -> ViewerLink | None:
+        raw, seen = await self._links_call(self._get_link(link_id))
+        return _with_seen(decode_link(raw), seen) if raw else None
+
+    async def _get_link(self, link_id: str) -> tuple[bytes | None, bytes | None]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(f"{self._prefix}:viewer-links", link_id)
+            pipe.hget(f"{self._prefix}:viewer-seen", link_id)
+            raw, seen = await pipe.execute()
+        return raw, seen
+
+    async def list_links(self) -> list[ViewerLink]:
+        links, seen = await self._links_call(self._list_links())
+        found = [_with_seen(decode_link(raw), seen.get(link_id)) for link_id, raw in links.items()]
+        return sorted(found, key=lambda link: link.created_at)
+
+    async def _list_links(self) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(f"{self._prefix}:viewer-links")
+            pipe.hgetall(f"{self._prefix}:viewer-seen")
+            links, seen = await pipe.execute()
+        return links, seen
+
+    async def remove_link(self, link_id: str) -> bool:
+        removed = await self._links_call(self._redis.hdel(f"{self._prefix}:viewer-links", link_id))
+        await self._links_call(self._redis.hdel(f"{self._prefix}:viewer-seen", link_id))
+        return bool(removed)
+
+    async def link_seen(self, link_id: str, at: float) -> None:
+        await self._links_call(self._redis.hset(f"{self._prefix}:viewer-seen", link_id, repr(at)))
+
+    async def link_streams(self, mine: Mapping[str, int]) -> dict[str, int]:
+        key = f"{self._prefix}:viewer-streams"
+        now = time.time()
+        until = now + LINK_STREAMS_TTL
+        fields = {
+            f"{link_id}|{self._process}": f"{count}|{until}" for link_id, count in mine.items() if count
+        }
+        gone = self._reported - fields.keys()
+        self._reported = set(fields)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if gone:
+                pipe.hdel(key, *gone)
+            if fields:
+                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            pipe.hgetall(key)
+            replies = await self._links_call(pipe.execute())
+        totals: dict[str, int] = {}
+        expired = []
+        for field, value in cast(dict[bytes, bytes], replies[-1]).items():
+            count, _, ends = value.decode().partition("|")
+            if float(ends or 0) < now:
+                expired.append(field)
+                continue
+            link_id = field.decode().partition("|")[0]
+            totals[link_id] = totals.get(link_id, 0) + int(count)
+        if expired:
+            await self._links_call(self._redis.hdel(key, *expired))
+        return totals
+
     async def close(self) -> None:
         for future in (future for _, future in self._waiters):
             future.cancel()
@@ -428,3 +510,7 @@ def _state(
     else:  # kept by a livedash from before `:updated`: the newest of what is still there
         newest = max([v.ts for v in values] + [i.ts for i in items] + [a.ts for a in banners], default=0.0)
     return StateData(version, values, items, banners, newest)
+
+
+def _with_seen(link: ViewerLink, seen: bytes | None) -> ViewerLink:
+    return msgspec.structs.replace(link, last_seen=float(seen)) if seen else link

@@ -10,6 +10,7 @@ The file holds:
   restarts (`<epoch>-<seq>`, seq continuing from the last stored event);
 - `events`: the encoded frames of the newest `window` events (replayed byte for byte, so a
   template change never rewrites history);
+- `viewer_links`: the revocable links that log screens in (their secrets' hashes only);
 - `state`: one row, the current state as msgpack (`StateData`): small (capped by
   `LIVEDASH_MAX_METRICS`, `LIVEDASH_FEED_SIZE`, `LIVEDASH_MAX_ALERTS`) and always consistent
   with the newest stored event.
@@ -28,15 +29,20 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple, TypeVar
 
 import msgspec
 
 from app.domain.events import Entry
 from app.domain.ids import format_id
 from app.domain.state import StateData
+from app.domain.viewers import ViewerLink
+from app.hubs.base import HubUnavailable
 
 log = logging.getLogger("livedash.store")
+
+_T = TypeVar("_T")
+_LINK_COLUMNS = "id, label, secret_hash, created_at, last_seen"
 
 FLUSH_SECONDS = 0.05
 SCHEMA_VERSION = 1
@@ -49,6 +55,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, key TEXT, html BLOB NOT NULL, json BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS viewer_links (
+    id TEXT PRIMARY KEY, label TEXT NOT NULL, secret_hash TEXT NOT NULL,
+    created_at REAL NOT NULL, last_seen REAL);
 """
 
 
@@ -211,6 +220,54 @@ class SqliteStore:
                 db.execute("DELETE FROM events WHERE seq <= ?", (rows[-1][0] - self._window,))
             db.execute("INSERT OR REPLACE INTO state (id, data) VALUES (1, ?)", (blob,))
 
+    # --- viewer links: rare, small, written at once on the store's thread ---------------
+
+    async def _on_thread(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` on the store's thread; a failure is the hub's (a 503), not a crash."""
+        db = self._db
+        if db is None:
+            raise HubUnavailable(f"sqlite: {self.path} is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, work, db)
+        except sqlite3.Error as exc:
+            raise HubUnavailable(f"sqlite: viewer links in {self.path}: {exc}") from exc
+
+    async def add_link(self, link: ViewerLink) -> None:
+        """Keep a new link (committed before this returns: its url is about to be handed out)."""
+        row = (link.id, link.label, link.secret_hash, link.created_at, link.last_seen)
+        await self._on_thread(
+            lambda db: _commit(db, f"INSERT INTO viewer_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?)", row)
+        )
+
+    async def get_link(self, link_id: str) -> ViewerLink | None:
+        """The link by that id, or None."""
+        rows = await self._on_thread(
+            lambda db: db.execute(
+                f"SELECT {_LINK_COLUMNS} FROM viewer_links WHERE id = ?", (link_id,)
+            ).fetchall()
+        )
+        return _link(rows[0]) if rows else None
+
+    async def list_links(self) -> list[ViewerLink]:
+        """Every link, oldest first."""
+        rows = await self._on_thread(
+            lambda db: db.execute(f"SELECT {_LINK_COLUMNS} FROM viewer_links ORDER BY created_at").fetchall()
+        )
+        return [_link(row) for row in rows]
+
+    async def remove_link(self, link_id: str) -> bool:
+        """Delete a link; False if none had that id."""
+        count = await self._on_thread(
+            lambda db: _commit(db, "DELETE FROM viewer_links WHERE id = ?", (link_id,))
+        )
+        return count > 0
+
+    async def link_seen(self, link_id: str, at: float) -> None:
+        """Record when a browser of the link was last here."""
+        await self._on_thread(
+            lambda db: _commit(db, "UPDATE viewer_links SET last_seen = ? WHERE id = ?", (at, link_id))
+        )
+
     async def close(self) -> None:
         """Write what is queued, then release the file and its lock."""
         try:
@@ -223,3 +280,17 @@ class SqliteStore:
                 self._lock_file.close()
                 self._lock_file = None
             self._executor.shutdown(wait=False)
+
+
+def _commit(db: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> int:
+    """Run one statement in its own transaction; the number of rows it changed."""
+    with db:
+        db.execute("BEGIN")
+        return db.execute(sql, args).rowcount
+
+
+def _link(row: tuple[Any, ...]) -> ViewerLink:
+    link_id, label, secret_hash, created_at, last_seen = row
+    return ViewerLink(
+        id=link_id, label=label, secret_hash=secret_hash, created_at=created_at, last_seen=last_seen
+    )

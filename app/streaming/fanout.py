@@ -40,6 +40,7 @@ class Closed(StrEnum):
     disconnect = "disconnect"
     overflow = "overflow"
     shutdown = "shutdown"
+    revoked = "revoked"  # the viewer link it was opened with was revoked
     error = "error"
 
 

@@ -9,13 +9,14 @@ only when the client goes away; a close from our side (shutdown, overflow) cance
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from app.service.dashboard import Dashboard
-from app.streaming.fanout import Closed
+from app.streaming.fanout import Closed, Subscriber
 from app.streaming.streams import StreamFormat
 
 HEADERS = [
@@ -23,6 +24,7 @@ HEADERS = [
     (b"cache-control", b"no-cache, no-store, no-transform"),
     (b"connection", b"keep-alive"),
     (b"x-accel-buffering", b"no"),
+    (b"x-content-type-options", b"nosniff"),
 ]
 
 
@@ -36,8 +38,18 @@ def last_event_id(scope: Scope) -> str | None:
     return values[-1] if values else None
 
 
-async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat, dashboard: Dashboard) -> None:
-    """Send the catch-up and then live events until the client leaves or we shut down."""
+async def serve(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    fmt: StreamFormat,
+    dashboard: Dashboard,
+    opened: Callable[[Subscriber], None] | None = None,
+) -> None:
+    """Send the catch-up and then live events until the client leaves or we shut down.
+
+    `opened` hears of the subscription (the viewer links watch the streams of each link).
+    """
     method = scope.get("method")
     if method not in ("GET", "HEAD"):
         await send(_start(405, [(b"allow", b"GET, HEAD"), (b"content-type", b"text/plain")]))
@@ -50,6 +62,8 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat, d
         return
     subscriber = await dashboard.streams.subscribe(fmt, send, last_event_id(scope))
     subscriber.handler = asyncio.current_task()
+    if opened is not None:
+        opened(subscriber)
     try:
         # Until the client leaves; a close from our side (shutdown, overflow) cancels the wait.
         while not subscriber.closed.done():
@@ -64,7 +78,7 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat, d
     finally:
         subscriber.close(Closed.error)  # no-op unless an error ended the wait
     reason = subscriber.closed.result()
-    if reason is Closed.shutdown and subscriber.writable:
+    if reason in (Closed.shutdown, Closed.revoked) and subscriber.writable:
         await send(_body(b"", more=False))
     elif reason is Closed.overflow:
         await subscriber.hang_up()

@@ -25,6 +25,8 @@ def test_openapi_schema_lists_the_ingest_api(server: LiveServer) -> None:
         "/api/alerts": ["post"],
         "/api/alerts/{alert_id}": ["delete"],
         "/api/metrics/{name}": ["delete"],
+        "/api/viewer-links": ["get", "post"],
+        "/api/viewer-links/{link_id}": ["delete"],
     }
 
 

@@ -22,9 +22,11 @@ from uvicorn.server import ServerState
 
 from app.domain.model import ActivityIn
 from app.service.dashboard import Dashboard
+from app.service.viewers import Viewers
 from app.streaming import sse
 from app.streaming.fanout import Batch, Channel, Closed, Subscriber
 from app.streaming.wire import Wire, direct_wire
+from app.web.access import StreamCounter
 from app.web.asgi import StreamsFirst
 from app.web.metrics import IngestCounts
 from tests.support.fakes import WAIT, FakeConnection, FakeTransport, uvicorn_stream
@@ -212,7 +214,13 @@ def dechunk(body: bytes) -> list[bytes]:
 async def uvicorn_serving(http: str, dashboard: Dashboard) -> AsyncIterator[int]:
     """The app as uvicorn runs it, served by uvicorn's `http` protocol on a loopback port."""
     config = uvicorn.Config(
-        StreamsFirst(Litestar(route_handlers=[], logging_config=None), dashboard, IngestCounts()),
+        StreamsFirst(
+            Litestar(route_handlers=[], logging_config=None),
+            dashboard,
+            StreamCounter(100, 100),
+            Viewers(dashboard.hub),
+            IngestCounts(),
+        ),
         http=http,
         lifespan="off",
         log_config=None,

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -30,7 +30,7 @@ def free_port() -> int:
 
 # Settings a test does not give are not inherited from the environment either: a developer's
 # or a PaaS's REDIS_URL / WEB_CONCURRENCY must not turn an embedded-backend test into another.
-INHERITED_NEVER = ("REDIS_URL", "WEB_CONCURRENCY")
+INHERITED_NEVER = ("REDIS_URL", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS")
 
 
 class LiveServer:
@@ -48,7 +48,10 @@ class LiveServer:
         *,
         cwd: Path | None = None,
         memory_only: bool = True,
+        preexec: Callable[[], None] | None = None,
     ) -> None:
+        """`preexec` runs in the server's process before it starts (e.g. to lower its limits)."""
+        self.preexec = preexec
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {"LIVEDASH_DEMO": "0", **(env or {})}
@@ -58,6 +61,12 @@ class LiveServer:
         self.env.setdefault("LIVEDASH_CONFIG", "")
         # Most tests count every metric event; the throttle has tests of its own that set it.
         self.env.setdefault("LIVEDASH_CARD_RATE", "0")
+        # Tests ingest from this machine without a token, as `make run` lets a developer.
+        self.env.setdefault("LIVEDASH_LOOPBACK_INGEST", "1")
+        # Every test client shares 127.0.0.1; the per-client cap has tests of its own that set it.
+        self.env.setdefault("LIVEDASH_MAX_STREAMS_PER_IP", "1000")
+        # Tests ingest as fast as they can; the ingest rate limit has tests of its own.
+        self.env.setdefault("LIVEDASH_INGEST_RATE", "0")
         self.cwd = cwd or ROOT
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = ROOT / "tests" / "artifacts" / f"server-{self.port}.log"
@@ -87,6 +96,7 @@ class LiveServer:
             "--timeout-graceful-shutdown",
             "5",
             "--no-access-log",
+            "--no-proxy-headers",  # as `python -m app`: livedash reads X-Forwarded-For itself
         ]
         if self.cwd != ROOT:
             command += ["--app-dir", str(ROOT)]
@@ -94,7 +104,7 @@ class LiveServer:
         self._starts += 1
         with open(self.log_path, mode) as log:
             self.process = subprocess.Popen(
-                command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+                command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=self.preexec
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -178,8 +188,9 @@ class MakeServer:
         port: int | None = None,
         cwd: Path | None = None,
         memory_only: bool = True,
+        preexec: Callable[[], None] | None = None,
     ) -> LiveServer:
-        live = LiveServer(env=env, port=port, cwd=cwd, memory_only=memory_only)
+        live = LiveServer(env=env, port=port, cwd=cwd, memory_only=memory_only, preexec=preexec)
         self.made.append(live)
         return live
 

@@ -6,7 +6,8 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from app.settings import Settings
 from app.web.auth import check_ingest, is_loopback
 
-OPEN = Settings(ingest_token="")
+OPEN = Settings(ingest_token="", loopback_ingest=True)
+DEFAULT = Settings(ingest_token="")
 LOCKED = Settings(ingest_token="s3cret")
 
 
@@ -26,7 +27,16 @@ def test_is_loopback(host: str | None, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def test_without_token_only_direct_loopback_clients_may_ingest() -> None:
+def test_without_token_nobody_may_ingest_by_default_not_even_loopback() -> None:
+    """nginx's proxy_pass sends no X-Forwarded-For: behind it, every request is from 127.0.0.1."""
+    with pytest.raises(PermissionDeniedException) as refused:
+        check_ingest(DEFAULT, None, "127.0.0.1")
+    assert refused.value.detail == (
+        "ingest needs LIVEDASH_INGEST_TOKEN (or LIVEDASH_LOOPBACK_INGEST=1 for clients on this machine)"
+    )
+
+
+def test_with_loopback_ingest_only_direct_loopback_clients_may_ingest_without_token() -> None:
     check_ingest(OPEN, None, "127.0.0.1")
     with pytest.raises(PermissionDeniedException, match="LIVEDASH_INGEST_TOKEN"):
         check_ingest(OPEN, None, "192.168.1.5")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 from litestar import Response, get
 
@@ -22,6 +24,17 @@ def healthz(dashboard: Dashboard) -> Health:
     return Health("ok", dashboard.state.version, len(dashboard.streams))
 
 
+_ADDRESS = re.compile(
+    r"(?:(?<=connecting to )|(?<=reading from )|(?<=writing to ))\S+?(?=\.?(?:\s|$))|[\w.-]+:\d{2,5}\b"
+)
+
+
+def redact_hosts(text: str) -> str:
+    """`text` without host names or addresses (a Redis error names its server's): clients
+    learn what is wrong, not where the infrastructure lives. The log keeps the full text."""
+    return _ADDRESS.sub("<host>", text)
+
+
 class Ready(msgspec.Struct):
     """What `/readyz` reports."""
 
@@ -40,5 +53,6 @@ def readyz(dashboard: Dashboard) -> Response[Ready]:
     process keep working from the last known state meanwhile.
     """
     problem = dashboard.hub.problem
-    ready = Ready("unavailable" if problem else "ready", dashboard.hub.kind, problem, dashboard.producer)
+    reason = redact_hosts(problem) if problem else None
+    ready = Ready("unavailable" if problem else "ready", dashboard.hub.kind, reason, dashboard.producer)
     return Response(ready, status_code=503 if problem else 200)

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Any
 from urllib.parse import urlencode
 
-from litestar import get
+from litestar import Request, get
 from litestar.datastructures import CacheControlHeader
 from litestar.response import Template
 
+from app.hubs.base import HubUnavailable
 from app.service.dashboard import Dashboard
+from app.service.viewers import Viewers
+from app.web.gate import VIEWER, Viewer
 
 
-@get("/", cache_control=CacheControlHeader(no_store=True), sync_to_thread=False)
-def index(dashboard: Dashboard) -> Template:
+@get("/", cache_control=CacheControlHeader(no_store=True))
+async def index(dashboard: Dashboard, viewers: Viewers, request: Request[Any, Any, Any]) -> Template:
     """Render the dashboard as it is now; the stream URL carries the version rendered."""
+    viewer: Viewer | None = request.scope.get("state", {}).get(VIEWER)
+    if viewer is not None and viewer.link_id is not None:
+        with contextlib.suppress(HubUnavailable):  # the page still shows; "last seen" waits
+            await viewers.seen(viewer.link_id)
     state = dashboard.state
     return Template(
         "pages/dashboard.html",
@@ -23,5 +32,6 @@ def index(dashboard: Dashboard) -> Template:
             "heartbeat_ms": int(dashboard.settings.heartbeat_seconds * 1000),
             "state": state,
             "stream_url": "/dashboard/stream?" + urlencode({"lastEventId": state.version}),
+            "can_log_out": viewer is not None and viewer.kind == "password",
         },
     )
