@@ -117,3 +117,15 @@ async def test_a_burst_of_card_updates_leaves_in_a_few_writes(make_server: MakeS
     # The first at once, then at most one write per 250 ms while the burst lasted, and one after.
     writes = got[("livedash_writes_total", (("format", "json"),))]
     assert writes <= 2 + elapsed * 4, (writes, elapsed)
+
+
+async def test_a_board_behind_a_login_still_lets_its_scraper_in(make_server: MakeServer) -> None:
+    """The viewer login guards the board, not /metrics: a scraper has no session to show."""
+    server = make_server({"LIVEDASH_VIEWER_PASSWORD": "pw", "LIVEDASH_METRICS_TOKEN": TOKEN}).start()
+    proxied = {"X-Forwarded-For": "203.0.113.9"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=10.0, trust_env=False) as client:
+        assert (await client.get("/")).status_code == 303  # the board itself wants a login
+        assert (await client.get("/metrics")).status_code == 200
+        assert (await client.get("/metrics", headers=proxied)).status_code == 401
+        scraper = {**proxied, "Authorization": f"Bearer {TOKEN}"}
+        assert (await client.get("/metrics", headers=scraper)).status_code == 200
