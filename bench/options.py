@@ -32,6 +32,8 @@ class Options:
     heavy_cards: int = 50
     heavy_rate: float = 200.0
     heavy_seconds: float = 10.0
+    flush_hz: float | None = None
+    """LIVEDASH_FLUSH_HZ for livedash's servers; None: the app's default."""
     cards: int | None = None
     """How many cards the events rotate over; None: one per event a second (at least 20)."""
 
@@ -41,6 +43,10 @@ class Options:
         once a second, so livedash's per-card throttle (4/s) never holds one back."""
         count = self.cards if self.cards is not None else max(20, math.ceil(self.rate))
         return [f"bench-{i}" for i in range(count)]
+
+    def livedash_env(self) -> dict[str, str]:
+        """Settings every livedash server of this run gets."""
+        return {} if self.flush_hz is None else {"LIVEDASH_FLUSH_HZ": f"{self.flush_hz:g}"}
 
     def heavy(self) -> Options:
         """The heavy board: many cards changing at once (the throttle is off for it)."""
@@ -93,6 +99,9 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--only", choices=SERVERS, help="measure one server only")
     parser.add_argument(
+        "--flush-hz", type=float, help="LIVEDASH_FLUSH_HZ for livedash (default: the app's, 10; 0: off)"
+    )
+    parser.add_argument(
         "--no-heavy",
         action="store_true",
         help="skip the heavy-board phase (1,000 clients, 50 cards, 200 events/s)",
@@ -124,6 +133,7 @@ def parse(argv: list[str] | None = None) -> Options:
         smoke=args.smoke,
         json_path=args.json_path,
         heavy_on=not args.no_heavy,
+        flush_hz=args.flush_hz,
         heavy_clients=int(heavy["heavy_clients"]),
         heavy_cards=int(heavy["heavy_cards"]),
         heavy_rate=float(heavy["heavy_rate"]),

@@ -305,7 +305,7 @@ async def _close_streams(dep: Deployment, fleet: Fleet) -> bool:
 async def run_livedash(opts: Options, log_dir: Path, token: str) -> dict[str, Any]:
     """Every phase against one livedash process with the embedded backend."""
     with contextlib.ExitStack() as stack:
-        server = servers.start_livedash("livedash", log_dir, token)
+        server = servers.start_livedash("livedash", log_dir, token, opts.livedash_env())
         stack.callback(server.stop)
         await servers.wait_ready(server)
         dep = Deployment([server])
@@ -363,7 +363,8 @@ async def run_heavy(opts: Options, log_dir: Path, token: str, kind: str) -> dict
     heavy = opts.heavy()
     with contextlib.ExitStack() as stack:
         if kind == "livedash":
-            server = servers.start_livedash("livedash-heavy", log_dir, token, {"LIVEDASH_CARD_RATE": "0"})
+            env = {**opts.livedash_env(), "LIVEDASH_CARD_RATE": "0"}
+            server = servers.start_livedash("livedash-heavy", log_dir, token, env)
         else:
             server = servers.start_node(log_dir, name="node-heavy")
         stack.callback(server.stop)
@@ -393,7 +394,7 @@ async def run_redis(opts: Options, log_dir: Path, token: str) -> dict[str, Any]:
         redis = servers.start_redis(log_dir)
         stack.callback(redis.stop)
         await servers.wait_redis(redis)
-        env = {"LIVEDASH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
+        env = {**opts.livedash_env(), "LIVEDASH_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
         pair = [servers.start_livedash(f"livedash-redis-{x}", log_dir, token, env) for x in "ab"]
         for server in pair:
             stack.callback(server.stop)
