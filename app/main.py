@@ -155,7 +155,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             await dashboard.hub.close()
 
 
-def create_app(settings: Settings | None = None) -> Gate:
+def create_app(settings: Settings | None = None) -> StreamsFirst:
     """Build the app for `settings` (read from the environment when not given)."""
     try:
         if settings is None:
@@ -236,11 +236,6 @@ def create_app(settings: Settings | None = None) -> Gate:
             formatters={"standard": {"format": "%(levelname)-9s %(name)s: %(message)s"}},
         ),
     )
-    # The gate stands in front of the streams too: they never reach Litestar.
-    return Gate(
-        StreamsFirst(app, dashboard, streams, viewers, ingest_counts),
-        settings,
-        sessions,
-        viewers,
-        frozenset(STREAM_PATHS),
-    )
+    # The gate checks the streams too (StreamsFirst asks it first): they never reach Litestar.
+    gate = Gate(app, settings, sessions, viewers, frozenset(STREAM_PATHS))
+    return StreamsFirst(gate, dashboard, streams, viewers, ingest_counts)

@@ -1,10 +1,10 @@
-"""The ASGI app behind the gate: the two stream paths go to their handler first, the rest to Litestar."""
+"""The ASGI app uvicorn runs: the two stream paths go to their handler first, the rest to the gate."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
-from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import Message, Receive, Scope, Send
 
@@ -13,7 +13,7 @@ from app.service.viewers import Viewers
 from app.streaming.fanout import Subscriber
 from app.streaming.streams import StreamFormat
 from app.web.access import Refusal, StreamCounter, client_key
-from app.web.gate import VIEWER, Viewer
+from app.web.gate import VIEWER, Gate, Viewer
 from app.web.metrics import IngestCounts, ingest_route
 from app.web.streams import serve
 
@@ -25,23 +25,25 @@ RETRY_AFTER = b"5"
 
 
 class StreamsFirst:
-    """Stream requests go straight to `serve`, the rest to Litestar.
+    """The app uvicorn runs: stream requests go straight to `serve`, the rest through the gate.
 
-    A stream is one long request per screen, so what the framework keeps per request (its
-    middleware frames, scope state, a `send` wrapper) is kept ten thousand times over: about
-    3 KiB and 0.1 ms of CPU per connection, a quarter of the whole. Each stream is counted
-    against its client's and the server's caps (`StreamCounter`) for as long as it is open.
+    A stream is one long request per screen, so what is kept per request (middleware frames,
+    scope state, a `send` wrapper) is kept ten thousand times over: about 3 KiB and 0.1 ms of
+    CPU per connection, a quarter of the whole. So a stream passes the gate's check (`admit`)
+    and is then served from this frame: an open stream holds this frame and `serve`'s only.
+    Each stream is counted against its client's and the server's caps (`StreamCounter`) for
+    as long as it is open.
     """
 
     def __init__(
         self,
-        app: Litestar,
+        gate: Gate,
         dashboard: Dashboard,
         counter: StreamCounter,
         viewers: Viewers,
         ingest: IngestCounts,
     ) -> None:
-        self.app = app
+        self.gate = gate
         self.dashboard = dashboard
         self.counter = counter
         self.viewers = viewers
@@ -52,11 +54,30 @@ class StreamsFirst:
             path = scope["path"]
             fmt = STREAM_PATHS.get(path)
             if fmt is not None:
-                await self.stream(scope, receive, send, fmt)
+                if not await self.gate.admit(scope, send):
+                    return
+                peer = scope.get("client")
+                client = client_key(peer[0]) if peer else ""
+                refusal = self.counter.acquire(client)
+                if refusal is not None:
+                    await refuse(send, refusal)
+                    return
+                try:
+                    await serve(scope, receive, send, fmt, self.dashboard, self._opened(scope))
+                finally:
+                    self.counter.release(client)
                 return
             if ingest_route(path) is not None:
                 send = self._counting(scope["method"], path, send)
-        await self.app(scope, receive, send)
+        await self.gate(scope, receive, send)
+
+    def _opened(self, scope: Scope) -> Callable[[Subscriber], None] | None:
+        """For a stream opened with a viewer link: hand its subscription to the link's watch."""
+        viewer: Viewer | None = scope.get("state", {}).get(VIEWER)
+        link_id = viewer.link_id if viewer is not None else None
+        if link_id is None:
+            return None
+        return lambda subscriber: self.viewers.watch(link_id, subscriber)
 
     def _counting(self, method: str, path: str, send: Send) -> Send:
         """`send`, counting the answer's status for /metrics as the response starts."""
@@ -67,26 +88,6 @@ class StreamsFirst:
             await send(message)
 
         return counted
-
-    async def stream(self, scope: Scope, receive: Receive, send: Send, fmt: StreamFormat) -> None:
-        """Serve one stream while it fits under the caps, else refuse it with Retry-After."""
-        peer = scope.get("client")
-        client = client_key(peer[0]) if peer else ""
-        refusal = self.counter.acquire(client)
-        if refusal is not None:
-            await refuse(send, refusal)
-            return
-        viewer: Viewer | None = scope.get("state", {}).get(VIEWER)
-        link_id = viewer.link_id if viewer is not None else None
-
-        def opened(subscriber: Subscriber) -> None:
-            if link_id is not None:
-                self.viewers.watch(link_id, subscriber)
-
-        try:
-            await serve(scope, receive, send, fmt, self.dashboard, opened)
-        finally:
-            self.counter.release(client)
 
 
 async def refuse(send: Send, refusal: Refusal) -> None:

@@ -83,8 +83,13 @@ def host_allowed(host: str, allowed: list[str]) -> bool:
     return False
 
 
+OPEN = Viewer("open")
+"""The viewer of a board nobody needs to log in to (one object for every request)."""
+
+
 class Gate:
-    """The app uvicorn runs: resolves the client, checks access, adds headers, then `app`."""
+    """In front of Litestar: resolves the client, checks access, adds headers, then `app`.
+    The streams pass the same check in `StreamsFirst`, which stands in front of this."""
 
     def __init__(
         self,
@@ -110,6 +115,15 @@ class Gate:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        if await self.admit(scope, send):
+            await self.app(scope, receive, self._with_headers(send))
+
+    async def admit(self, scope: Scope, send: Send) -> bool:
+        """Resolve the client and decide; a refusal is answered here. True: let it through.
+
+        `StreamsFirst` asks this for a stream and then serves it itself, so an open stream
+        keeps no frame of the gate alive (ten thousand streams, ten thousand frames).
+        """
         headers = scope["headers"]
         client = self.resolve(scope)
         path: str = scope["path"]
@@ -117,20 +131,17 @@ class Gate:
         probe = path in PROBES
         if self._allowed and not probe and not host_allowed(_header(headers, b"host") or "", self._allowed):
             await self.refuse(send, 400, "Host: not one this server answers for")
-            return
+            return False
         access = access_of(path, self.stream_paths)
-        viewer = await self.identify(headers, client) if self.settings.protected else Viewer("open")
+        viewer = await self.identify(headers, client) if self.settings.protected else OPEN
         scope.setdefault("state", {})[VIEWER] = viewer
         if viewer is None and access in (Access.page, Access.viewer):
             if access is Access.page and scope.get("method") in ("GET", "HEAD"):
                 await self.redirect(send, "/login", clear=cookie_value(headers) is not None, scope=scope)
             else:
                 await self.refuse(send, 401, "log in first (/login), or open a viewer link")
-            return
-        if path in self.stream_paths:
-            await self.app(scope, receive, send)  # its own headers; `send` stays uvicorn's own
-            return
-        await self.app(scope, receive, self._with_headers(send))
+            return False
+        return True
 
     def resolve(self, scope: Scope) -> Client:
         """Believe `X-Forwarded-For` and `X-Forwarded-Proto` from trusted proxies only; the

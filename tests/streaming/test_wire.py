@@ -26,8 +26,9 @@ from app.service.viewers import Viewers
 from app.streaming import sse
 from app.streaming.fanout import Batch, Channel, Closed, Subscriber
 from app.streaming.wire import Wire, direct_wire
-from app.web.access import StreamCounter
-from app.web.asgi import StreamsFirst
+from app.web.access import SessionCodec, StreamCounter, session_key
+from app.web.asgi import STREAM_PATHS, StreamsFirst
+from app.web.gate import Gate
 from app.web.metrics import IngestCounts
 from tests.support.fakes import WAIT, FakeConnection, FakeTransport, uvicorn_stream
 from tests.support.server import LiveServer
@@ -213,14 +214,17 @@ def dechunk(body: bytes) -> list[bytes]:
 @asynccontextmanager
 async def uvicorn_serving(http: str, dashboard: Dashboard) -> AsyncIterator[int]:
     """The app as uvicorn runs it, served by uvicorn's `http` protocol on a loopback port."""
+    viewers = Viewers(dashboard.hub)
+    settings = dashboard.settings
+    gate = Gate(
+        Litestar(route_handlers=[], logging_config=None),
+        settings,
+        SessionCodec(session_key(settings), 3600),
+        viewers,
+        frozenset(STREAM_PATHS),
+    )
     config = uvicorn.Config(
-        StreamsFirst(
-            Litestar(route_handlers=[], logging_config=None),
-            dashboard,
-            StreamCounter(100, 100),
-            Viewers(dashboard.hub),
-            IngestCounts(),
-        ),
+        StreamsFirst(gate, dashboard, StreamCounter(100, 100), viewers, IngestCounts()),
         http=http,
         lifespan="off",
         log_config=None,
