@@ -7,7 +7,7 @@ export HOST ?= 127.0.0.1
 export PORT ?= 8000
 SRC := app tests $(wildcard bench)
 
-.PHONY: run test check format lock chromium screenshot clean bench
+.PHONY: run dev test check format lock chromium screenshot clean bench
 
 # Stamps make a second `make run` skip the install (it starts in about a second).
 $(BIN)/python:
@@ -23,6 +23,11 @@ $(VENV)/.dev-stamp: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.run-stamp
 	$(BIN)/python -m app
+
+# For designers: templates reload, Python reloads, and open pages refresh themselves when a
+# file under templates/ or static/ changes; /styleguide shows every partial in every state.
+dev: $(VENV)/.run-stamp
+	LIVEDASH_DEV=1 $(BIN)/python -m app
 
 # Browser tests drive Debian's Chromium; Playwright never downloads a browser of its own.
 chromium:

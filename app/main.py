@@ -33,14 +33,16 @@ from app.producers.runner import Producers
 from app.producers.watch import Watcher
 from app.service.dashboard import Dashboard
 from app.settings import Settings, SettingsError
-from app.streaming.render import STATIC, Renderer, make_environment
+from app.streaming.render import STATIC, TEMPLATES, Renderer, build_id, make_environment
 from app.web.asgi import StreamsFirst
+from app.web.dev import watch_files
 from app.web.metrics import IngestCounts, make_registry
 from app.web.routes.deps import provide_dashboard
 from app.web.routes.health import healthz, readyz
 from app.web.routes.ingest import ingest_router
 from app.web.routes.metrics import metrics
 from app.web.routes.pages import index
+from app.web.routes.styleguide import styleguide
 from app.web.shutdown import on_termination
 from app.web.validation import name_the_field
 
@@ -104,6 +106,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         producers.run(),
         *dashboard.hub.background(),
     ]
+    if settings.dev:  # a designer's edit shows in every open page, with no reload by hand
+        log.info("dev mode: templates reload, open pages refresh when templates/ or static/ change")
+        work.append(watch_files((TEMPLATES, STATIC), lambda: dashboard.streams.signal("dev-reload")))
     tasks = [asyncio.create_task(coro) for coro in work]
     loop = asyncio.get_running_loop()
 
@@ -132,12 +137,15 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
     except (SettingsError, BoardError) as exc:
         refuse_in_worker(exc)
         raise
-    env = make_environment()
-    dashboard = Dashboard(settings, Renderer(env), make_hub(settings), board=board)
+    env = make_environment(auto_reload=settings.dev)
+    build = build_id(__version__)
+    env.globals["build"] = build
+    dashboard = Dashboard(settings, Renderer(env), make_hub(settings), board=board, build=build)
     ingest_counts = IngestCounts()
     app = Litestar(
         route_handlers=[
             index,
+            styleguide,
             healthz,
             readyz,
             metrics,

@@ -9,6 +9,17 @@
  * - The activity feed keeps at most data-cap items.
  * - Times are shown in the reader's time zone.
  * - The tab title counts the open alerts, "(2) livedash", so a background tab still tells.
+ * - Screens heal themselves: every stream opens with a `build` event; when its id is not the
+ *   one this page was rendered by (<html data-build>), a deploy happened and the page reloads
+ *   once. After minutes without a working stream it reloads too, with backoff, but only once
+ *   /healthz answers (a reload against a dead server would leave a browser error page, which
+ *   never recovers by itself).
+ * - Dev mode only: a `dev-reload` event (a template, CSS or JS file changed) reloads the page.
+ *   A production server never sends it.
+ * - The theme toggle: dark or light, remembered in this browser (localStorage).
+ *
+ * Hooks are `data-js-*` attributes, never styling classes; every word shown comes from the
+ * templates (data-label-* attributes), none from here.
  */
 (function () {
   "use strict";
@@ -18,6 +29,12 @@
   var updatedEl = null;
   var current = null;
   var lastTraffic = Date.now();
+  var liveSince = Date.now(); // the last moment the stream was known to work
+  var root = document.documentElement;
+  var THEME_KEY = "livedash-theme";
+  var HEAL_KEY = "livedash-heal"; // sessionStorage: {build, attempts} across self-reloads
+  var DEAD_MS = 3 * 60 * 1000; // without a working stream this long, try a reload
+  var MAX_BACKOFF_MS = 60 * 60 * 1000;
 
   function withLastId(url, id) {
     var u = new URL(url, window.location.href);
@@ -37,7 +54,7 @@
   // dead. Close it and hand it to the SSE extension's own reconnect path, which builds a
   // new EventSource (through createEventSource below, so it resumes from lastId).
   function watchdog() {
-    statusEl = statusEl || document.getElementById("connection-status");
+    statusEl = statusEl || document.querySelector("[data-js-status]");
     var heartbeat = statusEl ? parseInt(statusEl.dataset.heartbeatMs, 10) : NaN;
     if (!current || current.readyState !== EventSource.OPEN || !(heartbeat > 0)) {
       return;
@@ -54,11 +71,100 @@
   }
 
   function setStatus(state) {
-    statusEl = statusEl || document.getElementById("connection-status");
+    statusEl = statusEl || document.querySelector("[data-js-status]");
+    if (state === "live") {
+      liveSince = Date.now();
+    }
+    root.setAttribute("data-live", state === "live" ? "true" : "false");
     if (statusEl && statusEl.dataset.state !== state) {
       statusEl.dataset.state = state;
-      statusEl.textContent = state;
+      statusEl.textContent = statusEl.getAttribute("data-label-" + state) || state;
     }
+  }
+
+  function healState() {
+    try {
+      return JSON.parse(window.sessionStorage.getItem(HEAL_KEY) || "{}") || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function saveHealState(state) {
+    try {
+      window.sessionStorage.setItem(HEAL_KEY, JSON.stringify(state));
+    } catch (e) { /* storage off: no memory across reloads, still correct */ }
+  }
+
+  // A deploy: the stream's build is not the page's. Reload once per new build, so a proxy
+  // that keeps serving the old page cannot make a reload loop.
+  function checkBuild(event) {
+    var build = event && event.data;
+    if (!build || build === root.dataset.build) {
+      return;
+    }
+    var heal = healState();
+    if (heal.reloadedFor === build) {
+      return;
+    }
+    heal.reloadedFor = build;
+    saveHealState(heal);
+    window.location.reload();
+  }
+
+  // Several minutes without a working stream: reload (a new page, new scripts), with backoff
+  // (3, 6, 12 ... 60 min) and only when the server answers, so a dead server never leaves a
+  // browser error page on the wall.
+  var healing = false;
+  function healIfDead() {
+    var heal = healState();
+    var wait = Math.min(DEAD_MS * Math.pow(2, heal.attempts || 0), MAX_BACKOFF_MS);
+    if (healing || root.getAttribute("data-live") === "true" || Date.now() - liveSince < wait) {
+      return;
+    }
+    healing = true;
+    window.fetch("/healthz", { cache: "no-store" }).then(function (response) {
+      if (response.ok) {
+        heal.attempts = (heal.attempts || 0) + 1;
+        saveHealState(heal);
+        window.location.reload();
+      } else {
+        liveSince = Date.now(); // try again after the next wait
+      }
+    }, function () {
+      liveSince = Date.now();
+    }).then(function () { healing = false; });
+  }
+
+  function applyTheme(theme) {
+    var toggle = document.querySelector("[data-js-theme-toggle]");
+    if (theme === "dark" || theme === "light") {
+      root.setAttribute("data-theme", theme);
+    } else {
+      root.removeAttribute("data-theme");
+    }
+    if (toggle) {
+      var dark = theme ? theme === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
+      toggle.setAttribute("aria-pressed", dark ? "true" : "false");
+      toggle.hidden = false;
+    }
+  }
+
+  function storedTheme() {
+    try {
+      return window.localStorage.getItem(THEME_KEY);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function toggleTheme() {
+    var toggle = document.querySelector("[data-js-theme-toggle]");
+    var next = toggle && toggle.getAttribute("aria-pressed") === "true" ? "light" : "dark";
+    try {
+      window.localStorage.setItem(THEME_KEY, next);
+    } catch (e) { /* not remembered, still applied */ }
+    applyTheme(next);
   }
 
   function localTime(date) {
@@ -70,14 +176,13 @@
     for (var i = 0; i < times.length; i++) {
       var date = new Date(times[i].getAttribute("datetime"));
       if (!isNaN(date.getTime())) {
-        var prefix = times[i].classList.contains("alert__time") ? "since " : "";
-        times[i].textContent = prefix + localTime(date);
+        times[i].textContent = localTime(date);
       }
     }
   }
 
   function markUpdated() {
-    updatedEl = updatedEl || document.getElementById("last-update");
+    updatedEl = updatedEl || document.querySelector("[data-js-updated]");
     if (updatedEl) {
       var now = new Date();
       updatedEl.setAttribute("datetime", now.toISOString());
@@ -86,8 +191,8 @@
   }
 
   function countAlertsInTitle() {
-    var heading = document.querySelector(".topbar__title");
-    var alerts = document.querySelectorAll("#alerts > .alert").length;
+    var heading = document.querySelector("[data-js-title]");
+    var alerts = document.querySelectorAll("[data-js-alert]").length;
     if (heading) {
       document.title = (alerts ? "(" + alerts + ") " : "") + heading.textContent;
     }
@@ -105,9 +210,16 @@
     var source = create(lastId ? withLastId(url, lastId) : url);
     current = source;
     source.addEventListener("heartbeat", remember);
+    source.addEventListener("build", checkBuild);
+    source.addEventListener("dev-reload", function () { window.location.reload(); });
     source.addEventListener("open", function () {
       lastTraffic = Date.now();
       setStatus("live");
+      var heal = healState();
+      if (heal.attempts) {
+        heal.attempts = 0;
+        saveHealState(heal);
+      }
     });
     source.addEventListener("error", function () { setStatus("reconnecting"); });
     return source;
@@ -120,12 +232,20 @@
   document.addEventListener("htmx:sseMessage", function (evt) {
     markUpdated();
     countAlertsInTitle();
-    var feed = document.getElementById("activity-feed");
+    var feed = document.querySelector("[data-js-feed]");
     if (feed && (evt.target === feed || evt.detail.type === "snapshot")) {
       trimFeed(feed);
     }
   });
 
+  document.addEventListener("click", function (evt) {
+    if (evt.target && evt.target.closest && evt.target.closest("[data-js-theme-toggle]")) {
+      toggleTheme();
+    }
+  });
+
+  applyTheme(storedTheme());
   htmx.onLoad(localizeTimes);
   window.setInterval(watchdog, 1000);
+  window.setInterval(healIfDead, 5000);
 })();

@@ -48,7 +48,7 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat, d
     if method == "HEAD":
         await send(_body(b"", more=False))
         return
-    subscriber = await dashboard.streams.subscribe(fmt, send, last_event_id(scope))
+    subscriber = await dashboard.streams.subscribe(fmt, send, last_event_id(scope), page_build(scope))
     subscriber.handler = asyncio.current_task()
     try:
         # Until the client leaves; a close from our side (shutdown, overflow) cancels the wait.
@@ -68,6 +68,12 @@ async def serve(scope: Scope, receive: Receive, send: Send, fmt: StreamFormat, d
         await send(_body(b"", more=False))
     elif reason is Closed.overflow:
         await subscriber.hang_up()
+
+
+def page_build(scope: Scope) -> str | None:
+    """`?build=`: the build that rendered the page opening this stream (see Streams.subscribe)."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("build")
+    return values[-1] if values else None
 
 
 def is_request(message: Any) -> bool:

@@ -12,8 +12,12 @@ from app.service.dashboard import Dashboard
 
 
 @get("/", cache_control=CacheControlHeader(no_store=True), sync_to_thread=False)
-def index(dashboard: Dashboard) -> Template:
-    """Render the dashboard as it is now; the stream URL carries the version rendered."""
+def index(dashboard: Dashboard, kiosk: bool = False) -> Template:
+    """Render the dashboard as it is now; the stream URL carries the version rendered.
+
+    `?kiosk=1` is the wall mode (no chrome, large type, everything on one screen); the
+    stylesheet does the rest from the `kiosk` class on <html>.
+    """
     state = dashboard.state
     return Template(
         "pages/dashboard.html",
@@ -22,6 +26,8 @@ def index(dashboard: Dashboard) -> Template:
             "board": dashboard.board,
             "heartbeat_ms": int(dashboard.settings.heartbeat_seconds * 1000),
             "state": state,
-            "stream_url": "/dashboard/stream?" + urlencode({"lastEventId": state.version}),
+            "stream_url": "/dashboard/stream?"
+            + urlencode({"lastEventId": state.version, "build": dashboard.streams.build}),
+            "kiosk": kiosk,
         },
     )
