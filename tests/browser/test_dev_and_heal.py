@@ -1,0 +1,90 @@
+"""Pages that refresh themselves: in dev mode when a template or CSS file changes, and in
+production when the server they reconnect to runs another build (a deploy).
+
+Each test serves a copy of the checkout (tests/support/server.py copy_checkout), so editing
+its templates and static files never touches the repository's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.dom import LIVE_MS, RECONNECT_MS, expect_status, mark_document
+from tests.browser.factories import PageFactory
+from tests.browser.observe import SSE_ERROR_LOGGED, STREAM_PATH, BrowserLog, Kind, Noise, stream_failure
+from tests.support.server import MakeServer, copy_checkout
+
+pytestmark = pytest.mark.browser
+
+DEV_EDIT_MS = 2_000
+"""A designer sees an edit in an open page this fast, without touching Python."""
+
+
+# A reload ends the old document's open event stream.
+RELOAD_ABORTS_STREAM = Noise(
+    Kind.request_failed, "net::ERR_ABORTED", STREAM_PATH, "a reload aborts the stream"
+)
+
+
+def is_same_document(page: Page) -> bool:
+    """Whether the document `mark_document` tagged is still the one shown."""
+    return bool(page.evaluate("window.__livedashTestMark === 'same document'"))
+
+
+def test_dev_mode_refreshes_an_open_page_when_a_template_and_then_a_css_file_change(
+    open_page: PageFactory, make_server: MakeServer, tmp_path: Path, browser_log: BrowserLog
+) -> None:
+    checkout = copy_checkout(tmp_path)
+    server = make_server({"LIVEDASH_DEV": "1"}, cwd=checkout, app_dir=checkout).start()
+    page = open_page()
+    page.goto(server.url + "/")
+    expect_status(page, "live", timeout=LIVE_MS)
+    heading = page.locator("#activity-heading")
+    expect(heading).to_have_text("Activity")
+    mark_document(page)
+    browser_log.expect(RELOAD_ABORTS_STREAM)
+
+    template = checkout / "templates" / "pages" / "dashboard.html"
+    template.write_text(template.read_text().replace(">Activity</h2>", ">Happenings</h2>"))
+    expect(heading).to_have_text("Happenings", timeout=DEV_EDIT_MS)
+    assert not is_same_document(page)  # the page reloaded itself
+    expect_status(page, "live", timeout=LIVE_MS)
+
+    stylesheet = checkout / "static" / "livedash.css"
+    stylesheet.write_text(stylesheet.read_text() + "\n.feed__heading { color: rgb(1, 2, 3); }\n")
+    expect(heading).to_have_css("color", "rgb(1, 2, 3)", timeout=DEV_EDIT_MS)
+    browser_log.assert_clean()
+
+
+def test_after_a_deploy_with_a_changed_stylesheet_an_open_page_reloads_itself_once(
+    open_page: PageFactory, make_server: MakeServer, tmp_path: Path, browser_log: BrowserLog
+) -> None:
+    checkout = copy_checkout(tmp_path)
+    server = make_server(cwd=checkout, app_dir=checkout).start()
+    page = open_page()
+    page.goto(server.url + "/")
+    expect_status(page, "live", timeout=LIVE_MS)
+    old_build = page.locator("html").get_attribute("data-build")
+    title = page.locator("[data-js-title]")
+    expect(title).to_have_css("letter-spacing", "0.2px")  # 0.01em of 20px
+    mark_document(page)
+    # The stream ends with the old server and fails until the new one answers; then a reload.
+    browser_log.expect(SSE_ERROR_LOGGED, *stream_failure("net::ERR_CONNECTION_REFUSED"), RELOAD_ABORTS_STREAM)
+
+    server.stop()
+    expect_status(page, "reconnecting", timeout=RECONNECT_MS)
+    stylesheet = checkout / "static" / "livedash.css"
+    stylesheet.write_text(stylesheet.read_text() + "\n[data-js-title] { letter-spacing: 3px; }\n")
+    server.start()
+
+    expect(title).to_have_css("letter-spacing", "3px", timeout=RECONNECT_MS)
+    new_build = page.locator("html").get_attribute("data-build")
+    assert new_build is not None and new_build != old_build
+    assert not is_same_document(page)
+    expect_status(page, "live", timeout=LIVE_MS)
+    # Once: the reloaded page, rendered by the new build, is not told to reload again.
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('livedash-heal')).reloadedFor") == new_build
+    browser_log.assert_clean()
