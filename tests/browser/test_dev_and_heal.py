@@ -14,19 +14,13 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.dom import LIVE_MS, RECONNECT_MS, expect_status, mark_document
 from tests.browser.factories import PageFactory
-from tests.browser.observe import SSE_ERROR_LOGGED, STREAM_PATH, BrowserLog, Kind, Noise, stream_failure
+from tests.browser.observe import RELOAD_ABORTS_STREAM, SSE_ERROR_LOGGED, BrowserLog, stream_failure
 from tests.support.server import MakeServer, copy_checkout
 
 pytestmark = pytest.mark.browser
 
 DEV_EDIT_MS = 2_000
 """A designer sees an edit in an open page this fast, without touching Python."""
-
-
-# A reload ends the old document's open event stream.
-RELOAD_ABORTS_STREAM = Noise(
-    Kind.request_failed, "net::ERR_ABORTED", STREAM_PATH, "a reload aborts the stream"
-)
 
 
 def is_same_document(page: Page) -> bool:
