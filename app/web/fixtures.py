@@ -27,7 +27,7 @@ Wrap = Literal["grid", "alerts", "feed"]
 
 
 class Example(msgspec.Struct, frozen=True, kw_only=True):
-    """One state of one partial: its id on the page, a caption, the partial and its context."""
+    """One state of one partial: its element's id on the page, a caption, the partial and its context."""
 
     id: str
     title: str
@@ -68,7 +68,7 @@ def _card(name: str, value: float | None, *, previous: float | None = None, stal
     metric = None if value is None else MetricValue(name, value, TS, previous, stale)
     state = BOARD.card(name).state(value, stale if value is not None else True)
     return Example(
-        id=name,
+        id=f"metric-{name}",
         title=name.removeprefix("sg_").replace("_", " "),
         template="partials/metric_card.html",
         context={"metric": metric, "name": name, "board": BOARD},
