@@ -91,8 +91,8 @@ def test_every_fixture_is_shown_in_its_state_and_screenshotted(
         "metric-sg_long_label": "ok",
     }
     expect(page.locator("#metric-sg_huge .card__value")).to_have_text("234.3MUSD")
-    for value in page.locator(".card__value").all():
-        assert one_line_inside(value) == {"lines": 1, "inside": True}, value.inner_text()
+    for number in page.locator(".card__value").all():
+        assert one_line_inside(number) == {"lines": 1, "inside": True}, number.inner_text()
     widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] == widths[1] == SIZES[size]["width"]
     browser_log.assert_clean()
