@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from tests.browser.dom import LIVE_MS, expect_status
+from tests.browser.dom import LIVE_MS, expect_status, one_line_inside
 from tests.browser.factories import PageFactory
 from tests.browser.ingest import Ingest
 from tests.browser.observe import BrowserLog
@@ -62,6 +62,8 @@ def test_kiosk_fits_24_cards_the_alerts_and_the_feed_on_a_1920x1080_wall(
         boxes = page.locator(selector).evaluate_all("els => els.map(e => e.getBoundingClientRect().bottom)")
         visible = boxes if selector != "#activity-feed > li" else boxes[:5]
         assert visible and max(visible) <= 1080, f"{selector} below the screen: {visible}"
+    for number in page.locator(".card__value").all():
+        assert one_line_inside(number) == {"lines": 1, "inside": True}, number.inner_text()
     # Large type, no chrome but the live badge, no cursor.
     assert float(page.locator("body").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 20
     value_px = page.locator(".card__value").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
@@ -127,5 +129,7 @@ def test_screenshots_of_light_dark_phone_and_kiosk(
         page = open_page(**options)
         page.goto(server.url + path)
         settled(page)
+        for number in page.locator(".card__value").all():
+            assert one_line_inside(number) == {"lines": 1, "inside": True}, (name, number.inner_text())
         capture(page, name)
     browser_log.assert_clean()

@@ -5,14 +5,13 @@ inside their card, on the style guide and on a live dashboard."""
 from __future__ import annotations
 
 import shutil
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, ViewportSize, expect
+from playwright.sync_api import ViewportSize, expect
 
 from app.web.fixtures import GROUPS
-from tests.browser.dom import LIVE_MS, card, expect_status
+from tests.browser.dom import LIVE_MS, card, expect_status, one_line_inside
 from tests.browser.factories import PageFactory
 from tests.browser.ingest import Ingest
 from tests.browser.observe import BrowserLog
@@ -26,27 +25,6 @@ SIZES: dict[str, ViewportSize] = {
 }
 SHOTS = ROOT / "tests" / "artifacts" / "styleguide"
 EMPTY_STATES = ("empty-grid", "empty-alerts", "empty-feed")
-
-
-def one_line_inside(value: Locator) -> dict[str, Any]:
-    """How a card's number lies: on how many lines, and whether it reaches past its card."""
-    facts: dict[str, Any] = value.evaluate(
-        """el => {
-            const range = document.createRange();
-            range.selectNodeContents(el);
-            // A new line starts below everything before it (a smaller unit on the same
-            // line only sits a little lower, overlapping the number's box).
-            const rects = [...range.getClientRects()].filter(r => r.width > 0).sort((a, b) => a.top - b.top);
-            let lines = 0, bottom = -Infinity;
-            for (const r of rects) {
-                if (r.top >= bottom - 1) { lines += 1; }
-                bottom = Math.max(bottom, r.bottom);
-            }
-            const box = el.getBoundingClientRect(), card = el.closest("article").getBoundingClientRect();
-            return {lines, inside: box.right <= card.right && el.scrollWidth <= el.clientWidth};
-        }"""
-    )
-    return facts
 
 
 @pytest.mark.parametrize("size", SIZES)
