@@ -130,3 +130,14 @@ def test_an_ingest_token_turns_the_demo_off_unless_asked_for() -> None:
     assert Settings.from_env({"LIVEDASH_INGEST_TOKEN": "s3cret"}).demo is False
     assert Settings.from_env({"LIVEDASH_INGEST_TOKEN": "s3cret", "LIVEDASH_DEMO": "1"}).demo is True
     assert Settings.from_env({}).demo is True
+
+
+def test_dev_mode_is_off_unless_asked_for_and_brings_the_style_guide() -> None:
+    production = Settings.from_env({})
+    assert (production.dev, production.styleguide, production.styleguide_on) == (False, False, False)
+    dev = Settings.from_env({"LIVEDASH_DEV": "1"})
+    assert (dev.dev, dev.styleguide, dev.styleguide_on) == (True, False, True)
+    asked = Settings.from_env({"LIVEDASH_STYLEGUIDE": "true"})
+    assert (asked.dev, asked.styleguide_on) == (False, True)
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_DEV: "):
+        Settings.from_env({"LIVEDASH_DEV": "sometimes"})
