@@ -33,7 +33,6 @@
   var root = document.documentElement;
   var THEME_KEY = "livedash-theme";
   var HEAL_KEY = "livedash-heal"; // sessionStorage: {build, attempts} across self-reloads
-  var DEAD_MS = 3 * 60 * 1000; // without a working stream this long, try a reload
   var MAX_BACKOFF_MS = 60 * 60 * 1000;
 
   function withLastId(url, id) {
@@ -112,19 +111,27 @@
     window.location.reload();
   }
 
-  // Several minutes without a working stream: reload (a new page, new scripts), with backoff
-  // (3, 6, 12 ... 60 min) and only when the server answers, so a dead server never leaves a
+  // Several minutes (data-heal-after-ms) without a working stream: reload (a new page, new
+  // scripts), with backoff (3, 6, 12 ... 60 min by default) and only when the server answers, so a dead server never leaves a
   // browser error page on the wall.
   var healing = false;
   function healIfDead() {
+    statusEl = statusEl || document.querySelector("[data-js-status]");
+    var after = statusEl ? parseInt(statusEl.dataset.healAfterMs, 10) : NaN;
+    if (!(after > 0)) {
+      return;
+    }
     var heal = healState();
-    var wait = Math.min(DEAD_MS * Math.pow(2, heal.attempts || 0), MAX_BACKOFF_MS);
+    var wait = Math.min(after * Math.pow(2, heal.attempts || 0), MAX_BACKOFF_MS);
     if (healing || root.getAttribute("data-live") === "true" || Date.now() - liveSince < wait) {
       return;
     }
     healing = true;
     window.fetch("/healthz", { cache: "no-store" }).then(function (response) {
-      if (response.ok) {
+      // Read the answer to its end first: a reload mid-body would abort the request.
+      return response.text().then(function () { return response.ok; });
+    }).then(function (ok) {
+      if (ok) {
         heal.attempts = (heal.attempts || 0) + 1;
         saveHealState(heal);
         window.location.reload();
@@ -247,5 +254,5 @@
   applyTheme(storedTheme());
   htmx.onLoad(localizeTimes);
   window.setInterval(watchdog, 1000);
-  window.setInterval(healIfDead, 5000);
+  window.setInterval(healIfDead, 1000);
 })();

@@ -14,7 +14,13 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.dom import LIVE_MS, RECONNECT_MS, expect_status, mark_document
 from tests.browser.factories import PageFactory
-from tests.browser.observe import RELOAD_ABORTS_STREAM, SSE_ERROR_LOGGED, BrowserLog, stream_failure
+from tests.browser.observe import (
+    RELOAD_ABORTS_STREAM,
+    SSE_ERROR_LOGGED,
+    BrowserLog,
+    stream_failure,
+    stream_status,
+)
 from tests.support.server import MakeServer, copy_checkout
 
 pytestmark = pytest.mark.browser
@@ -81,4 +87,28 @@ def test_after_a_deploy_with_a_changed_stylesheet_an_open_page_reloads_itself_on
     expect_status(page, "live", timeout=LIVE_MS)
     # Once: the reloaded page, rendered by the new build, is not told to reload again.
     assert page.evaluate("JSON.parse(sessionStorage.getItem('livedash-heal')).reloadedFor") == new_build
+    browser_log.assert_clean()
+
+
+def test_a_page_without_a_working_stream_reloads_itself_with_backoff_once_the_server_answers(
+    open_page: PageFactory, make_server: MakeServer, browser_log: BrowserLog
+) -> None:
+    """Every stream request answered 502 (a proxy in trouble) while the server itself answers:
+    after LIVEDASH_HEAL_AFTER_SECONDS the page reloads, counts the attempt, and once streams
+    work again it is live and the count is back to 0."""
+    server = make_server({"LIVEDASH_HEAL_AFTER_SECONDS": "2"}).start()
+    page = open_page()
+    stream = f"{server.url}/dashboard/stream**"
+    page.route(stream, lambda route: route.fulfill(status=502, body="bad gateway"))
+    browser_log.expect(SSE_ERROR_LOGGED, stream_status(502, "Bad Gateway"), RELOAD_ABORTS_STREAM)
+    page.goto(server.url + "/")
+    expect_status(page, "reconnecting", timeout=LIVE_MS)
+    mark_document(page)
+    page.wait_for_function("() => window.__livedashTestMark === undefined", timeout=RECONNECT_MS)
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('livedash-heal')).attempts") == 1
+    expect(page.locator("[data-js-status]")).not_to_have_attribute("data-state", "live")  # never claims live
+
+    page.unroute(stream)
+    expect_status(page, "live", timeout=RECONNECT_MS)
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('livedash-heal')).attempts") == 0
     browser_log.assert_clean()

@@ -25,6 +25,7 @@ def index(dashboard: Dashboard, kiosk: bool = False) -> Template:
             "title": dashboard.board.title or dashboard.settings.title,
             "board": dashboard.board,
             "heartbeat_ms": int(dashboard.settings.heartbeat_seconds * 1000),
+            "heal_after_ms": int(dashboard.settings.heal_after_seconds * 1000),
             "state": state,
             "stream_url": "/dashboard/stream?"
             + urlencode({"lastEventId": state.version, "build": dashboard.streams.build}),
