@@ -111,3 +111,37 @@ def test_the_dark_toggle_is_remembered_and_passes_axe(
     expect_status(page, "live", timeout=LIVE_MS)
     assert axe_violations(page) == []
     browser_log.assert_clean()
+
+
+def test_the_feed_scrolls_by_keyboard_on_a_phone(
+    open_page: PageFactory, busy_server: LiveServer, browser_log: BrowserLog
+) -> None:
+    page = open_page(viewport=PHONE)
+    page.goto(busy_server.url + "/")
+    expect_status(page, "live", timeout=LIVE_MS)
+    feed = page.locator("#activity-feed")
+    assert feed.evaluate("f => f.scrollHeight > f.clientHeight")  # it does scroll on its own
+    feed.focus()  # reachable: it takes focus (tabindex=0), named by its heading
+    expect(feed).to_be_focused()
+    expect(feed).to_have_accessible_name("Activity")
+    page.keyboard.press("End")
+    page.wait_for_function(
+        "() => { const f = document.getElementById('activity-feed'); return f.scrollTop > 0; }"
+    )
+    browser_log.assert_clean()
+
+
+def test_reduced_motion_turns_transitions_and_animations_off(
+    open_page: PageFactory, busy_server: LiveServer, browser_log: BrowserLog
+) -> None:
+    page = open_page(reduced_motion="reduce")
+    page.goto(busy_server.url + "/")
+    expect_status(page, "live", timeout=LIVE_MS)
+    moving = page.evaluate(
+        """() => [...document.querySelectorAll("body *")].filter(e => {
+            const s = getComputedStyle(e);
+            return s.animationName !== "none" || s.transitionDuration.split(",").some(d => parseFloat(d) > 0);
+        }).map(e => e.id || e.className)"""
+    )
+    assert moving == []
+    browser_log.assert_clean()
