@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
     env = make_environment(auto_reload=settings.dev)
     build = build_id(__version__)
     env.globals["build"] = build
+    env.globals["dev"] = settings.dev
     dashboard = Dashboard(settings, Renderer(env), make_hub(settings), board=board, build=build)
     ingest_counts = IngestCounts()
     app = Litestar(

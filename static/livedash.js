@@ -218,7 +218,9 @@
     current = source;
     source.addEventListener("heartbeat", remember);
     source.addEventListener("build", checkBuild);
-    source.addEventListener("dev-reload", function () { window.location.reload(); });
+    if (root.hasAttribute("data-dev")) { // dev mode only: production pages do not listen
+      source.addEventListener("dev-reload", function () { window.location.reload(); });
+    }
     source.addEventListener("open", function () {
       lastTraffic = Date.now();
       setStatus("live");

@@ -127,6 +127,7 @@ def make_environment(auto_reload: bool = False) -> jinja2.Environment:
     )
     env.globals["static_url"] = static_url
     env.globals["build"] = ""  # create_app sets the running build's id (see build_id)
+    env.globals["dev"] = False  # create_app: whether pages listen for `dev-reload` (dev mode)
     env.globals["board"] = Board()  # no dashboard file: callers with one pass their own `board`
     return env
 

@@ -112,3 +112,14 @@ def test_a_page_without_a_working_stream_reloads_itself_with_backoff_once_the_se
     expect_status(page, "live", timeout=RECONNECT_MS)
     assert page.evaluate("JSON.parse(sessionStorage.getItem('livedash-heal')).attempts") == 0
     browser_log.assert_clean()
+
+
+def test_a_production_page_does_not_listen_for_dev_reloads(
+    open_page: PageFactory, make_server: MakeServer, browser_log: BrowserLog
+) -> None:
+    server = make_server().start()
+    page = open_page()
+    page.goto(server.url + "/")
+    expect_status(page, "live", timeout=LIVE_MS)
+    expect(page.locator("html")).not_to_have_attribute("data-dev", "")
+    browser_log.assert_clean()
