@@ -9,7 +9,7 @@ export PORT ?= 8000
 export LIVEDASH_LOOPBACK_INGEST ?= 1
 SRC := app tests $(wildcard bench)
 
-.PHONY: run test check format lock chromium screenshot clean bench
+.PHONY: run dev test check format lock chromium screenshot clean bench
 
 # Stamps make a second `make run` skip the install (it starts in about a second).
 $(BIN)/python:
@@ -25,6 +25,11 @@ $(VENV)/.dev-stamp: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.run-stamp
 	$(BIN)/python -m app
+
+# For designers: templates reload, Python reloads, and open pages refresh themselves when a
+# file under templates/ or static/ changes; /styleguide shows every partial in every state.
+dev: $(VENV)/.run-stamp
+	LIVEDASH_DEV=1 $(BIN)/python -m app
 
 # Browser tests drive Debian's Chromium; Playwright never downloads a browser of its own.
 chromium:
@@ -56,9 +61,11 @@ test: $(VENV)/.dev-stamp chromium redis-server check
 bench: $(VENV)/.dev-stamp
 	$(BIN)/python -m bench
 
-# Refresh the README's screenshot (the browser test that takes it).
+# Refresh the README's screenshots (the browser tests that take them): the busy demo, and
+# light, dark, phone and kiosk.
 screenshot: $(VENV)/.dev-stamp chromium
 	LIVEDASH_SCREENSHOT=docs/screenshot.png $(BIN)/pytest -q tests/browser/test_screenshot.py
+	LIVEDASH_SCREENSHOT_DIR=docs $(BIN)/pytest -q tests/browser/test_kiosk.py -k screenshots
 
 # Regenerate the pinned requirements from pyproject.toml (tests/test_requirements.py
 # fails when they drift apart).

@@ -58,7 +58,8 @@ def main() -> int:
     workers = settings.web_concurrency
     print(
         f"livedash: serving on http://{settings.host}:{settings.port}"
-        + (f" with {workers} workers" if workers > 1 else ""),
+        + (f" with {workers} workers" if workers > 1 else "")
+        + (" in dev mode (reloads on changes)" if settings.dev else ""),
         file=sys.stderr,
     )
     uvicorn.run(
@@ -66,7 +67,11 @@ def main() -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=workers,
+        workers=1 if settings.dev else workers,
+        # Dev mode: Python changes restart the server; templates and static files need no
+        # restart (Jinja reloads them, and open pages refresh through their stream).
+        reload=settings.dev,
+        reload_dirs=["app"] if settings.dev else None,
         loop="uvloop",
         http="httptools",
         # The gate (app/web/gate.py) reads X-Forwarded-For itself, from the right, so a per-client

@@ -37,9 +37,10 @@ from app.producers.watch import Watcher
 from app.service.dashboard import Dashboard
 from app.service.viewers import Viewers
 from app.settings import Settings, SettingsError
-from app.streaming.render import STATIC, Renderer, make_environment
+from app.streaming.render import STATIC, TEMPLATES, Renderer, build_id, make_environment
 from app.web.access import LoginThrottle, RateLimit, SessionCodec, StreamCounter, session_key
 from app.web.asgi import STREAM_PATHS, StreamsFirst
+from app.web.dev import watch_files
 from app.web.gate import Gate
 from app.web.metrics import IngestCounts, make_registry
 from app.web.routes.deps import provide_dashboard, provide_viewers
@@ -49,6 +50,7 @@ from app.web.routes.links import links_router
 from app.web.routes.login import login, login_page, logout, open_link
 from app.web.routes.metrics import metrics
 from app.web.routes.pages import index
+from app.web.routes.styleguide import styleguide
 from app.web.shutdown import on_termination
 from app.web.validation import name_the_field
 
@@ -136,6 +138,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         producers.run(),
         *dashboard.hub.background(),
     ]
+    if settings.dev:  # a designer's edit shows in every open page, with no reload by hand
+        log.info("dev mode: templates reload, open pages refresh when templates/ or static/ change")
+        work.append(watch_files((TEMPLATES, STATIC), lambda: dashboard.streams.signal("dev-reload")))
     tasks = [asyncio.create_task(coro) for coro in work]
     loop = asyncio.get_running_loop()
 
@@ -172,8 +177,11 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
     except (SettingsError, BoardError) as exc:
         refuse_in_worker(exc)
         raise
-    env = make_environment()
-    dashboard = Dashboard(settings, Renderer(env), make_hub(settings), board=board)
+    env = make_environment(auto_reload=settings.dev)
+    build = build_id(__version__)
+    env.globals["build"] = build
+    env.globals["dev"] = settings.dev
+    dashboard = Dashboard(settings, Renderer(env), make_hub(settings), board=board, build=build)
     ingest_counts = IngestCounts()
     viewers = Viewers(dashboard.hub)
     sessions = SessionCodec(session_key(settings), settings.session_hours * 3600)
@@ -181,6 +189,7 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
     app = Litestar(
         route_handlers=[
             index,
+            styleguide,
             healthz,
             readyz,
             metrics,

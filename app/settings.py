@@ -154,6 +154,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     web_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 1
     """Worker processes (`WEB_CONCURRENCY`, as uvicorn and PaaS set it); more than one needs Redis."""
 
+    heal_after_seconds: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 180.0
+    """A page that has had no working stream this long reloads itself (once the server answers
+    /healthz), then again after twice as long, up to an hour: a wall heals without a person."""
+
+    dev: bool = False
+    """Designer mode (`make dev`): templates reload on every request, Python reloads on change,
+    and an open page reloads itself when a template, CSS or JS file changes. Never in production."""
+
+    styleguide: bool = False
+    """Serve /styleguide, every partial in every state, in production too (dev mode always does)."""
+
+    @property
+    def styleguide_on(self) -> bool:
+        """Whether /styleguide is served."""
+        return self.styleguide or self.dev
+
     def __repr__(self) -> str:
         # Settings get logged and shown in tracebacks: never with the token in them.
         fields = ", ".join(

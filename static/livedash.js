@@ -12,6 +12,17 @@
  * - Logged out (a revoked viewer link, an expired session): when the stream is refused for
  *   good, ask (HEAD of the stream) whether the session still holds; if not, go to the login
  *   page instead of retrying a stream that will never open.
+ * - Screens heal themselves: every stream opens with a `build` event; when its id is not the
+ *   one this page was rendered by (<html data-build>), a deploy happened and the page reloads
+ *   once. After minutes without a working stream it reloads too, with backoff, but only once
+ *   /healthz answers (a reload against a dead server would leave a browser error page, which
+ *   never recovers by itself).
+ * - Dev mode only: a `dev-reload` event (a template, CSS or JS file changed) reloads the page.
+ *   A production server never sends it.
+ * - The theme toggle: dark or light, remembered in this browser (localStorage).
+ *
+ * Hooks are `data-js-*` attributes, never styling classes; every word shown comes from the
+ * templates (data-label-* attributes), none from here.
  */
 (function () {
   "use strict";
@@ -21,6 +32,11 @@
   var updatedEl = null;
   var current = null;
   var lastTraffic = Date.now();
+  var liveSince = Date.now(); // the last moment the stream was known to work
+  var root = document.documentElement;
+  var THEME_KEY = "livedash-theme";
+  var HEAL_KEY = "livedash-heal"; // sessionStorage: {build, attempts} across self-reloads
+  var MAX_BACKOFF_MS = 60 * 60 * 1000;
 
   function withLastId(url, id) {
     var u = new URL(url, window.location.href);
@@ -40,7 +56,7 @@
   // dead. Close it and hand it to the SSE extension's own reconnect path, which builds a
   // new EventSource (through createEventSource below, so it resumes from lastId).
   function watchdog() {
-    statusEl = statusEl || document.getElementById("connection-status");
+    statusEl = statusEl || document.querySelector("[data-js-status]");
     var heartbeat = statusEl ? parseInt(statusEl.dataset.heartbeatMs, 10) : NaN;
     if (!current || current.readyState !== EventSource.OPEN || !(heartbeat > 0)) {
       return;
@@ -57,11 +73,108 @@
   }
 
   function setStatus(state) {
-    statusEl = statusEl || document.getElementById("connection-status");
+    statusEl = statusEl || document.querySelector("[data-js-status]");
+    if (state === "live") {
+      liveSince = Date.now();
+    }
+    root.setAttribute("data-live", state === "live" ? "true" : "false");
     if (statusEl && statusEl.dataset.state !== state) {
       statusEl.dataset.state = state;
-      statusEl.textContent = state;
+      statusEl.textContent = statusEl.getAttribute("data-label-" + state) || state;
     }
+  }
+
+  function healState() {
+    try {
+      return JSON.parse(window.sessionStorage.getItem(HEAL_KEY) || "{}") || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function saveHealState(state) {
+    try {
+      window.sessionStorage.setItem(HEAL_KEY, JSON.stringify(state));
+    } catch (e) { /* storage off: no memory across reloads, still correct */ }
+  }
+
+  // A deploy: the stream's build is not the page's. Reload once per new build, so a proxy
+  // that keeps serving the old page cannot make a reload loop.
+  function checkBuild(event) {
+    var build = event && event.data;
+    if (!build || build === root.dataset.build) {
+      return;
+    }
+    var heal = healState();
+    if (heal.reloadedFor === build) {
+      return;
+    }
+    heal.reloadedFor = build;
+    saveHealState(heal);
+    window.location.reload();
+  }
+
+  // Several minutes (data-heal-after-ms) without a working stream: reload (a new page, new
+  // scripts), with backoff (3, 6, 12 ... 60 min by default) and only when the server answers, so a dead server never leaves a
+  // browser error page on the wall.
+  var healing = false;
+  function healIfDead() {
+    statusEl = statusEl || document.querySelector("[data-js-status]");
+    var after = statusEl ? parseInt(statusEl.dataset.healAfterMs, 10) : NaN;
+    if (!(after > 0)) {
+      return;
+    }
+    var heal = healState();
+    var wait = Math.min(after * Math.pow(2, heal.attempts || 0), MAX_BACKOFF_MS);
+    if (healing || root.getAttribute("data-live") === "true" || Date.now() - liveSince < wait) {
+      return;
+    }
+    healing = true;
+    window.fetch("/healthz", { cache: "no-store" }).then(function (response) {
+      // Read the answer to its end first: a reload mid-body would abort the request.
+      return response.text().then(function () { return response.ok; });
+    }).then(function (ok) {
+      if (ok) {
+        heal.attempts = (heal.attempts || 0) + 1;
+        saveHealState(heal);
+        window.location.reload();
+      } else {
+        liveSince = Date.now(); // try again after the next wait
+      }
+    }, function () {
+      liveSince = Date.now();
+    }).then(function () { healing = false; });
+  }
+
+  function applyTheme(theme) {
+    var toggle = document.querySelector("[data-js-theme-toggle]");
+    if (theme === "dark" || theme === "light") {
+      root.setAttribute("data-theme", theme);
+    } else {
+      root.removeAttribute("data-theme");
+    }
+    if (toggle) {
+      var dark = theme ? theme === "dark" : window.matchMedia("(prefers-color-scheme: dark)").matches;
+      toggle.setAttribute("aria-pressed", dark ? "true" : "false");
+      toggle.hidden = false;
+    }
+  }
+
+  function storedTheme() {
+    try {
+      return window.localStorage.getItem(THEME_KEY);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function toggleTheme() {
+    var toggle = document.querySelector("[data-js-theme-toggle]");
+    var next = toggle && toggle.getAttribute("aria-pressed") === "true" ? "light" : "dark";
+    try {
+      window.localStorage.setItem(THEME_KEY, next);
+    } catch (e) { /* not remembered, still applied */ }
+    applyTheme(next);
   }
 
   function localTime(date) {
@@ -73,14 +186,13 @@
     for (var i = 0; i < times.length; i++) {
       var date = new Date(times[i].getAttribute("datetime"));
       if (!isNaN(date.getTime())) {
-        var prefix = times[i].classList.contains("alert__time") ? "since " : "";
-        times[i].textContent = prefix + localTime(date);
+        times[i].textContent = localTime(date);
       }
     }
   }
 
   function markUpdated() {
-    updatedEl = updatedEl || document.getElementById("last-update");
+    updatedEl = updatedEl || document.querySelector("[data-js-updated]");
     if (updatedEl) {
       var now = new Date();
       updatedEl.setAttribute("datetime", now.toISOString());
@@ -89,8 +201,8 @@
   }
 
   function countAlertsInTitle() {
-    var heading = document.querySelector(".topbar__title");
-    var alerts = document.querySelectorAll("#alerts > .alert").length;
+    var heading = document.querySelector("[data-js-title]");
+    var alerts = document.querySelectorAll("[data-js-alert]").length;
     if (heading) {
       document.title = (alerts ? "(" + alerts + ") " : "") + heading.textContent;
     }
@@ -127,9 +239,18 @@
     var source = create(lastId ? withLastId(url, lastId) : url);
     current = source;
     source.addEventListener("heartbeat", remember);
+    source.addEventListener("build", checkBuild);
+    if (root.hasAttribute("data-dev")) { // dev mode only: production pages do not listen
+      source.addEventListener("dev-reload", function () { window.location.reload(); });
+    }
     source.addEventListener("open", function () {
       lastTraffic = Date.now();
       setStatus("live");
+      var heal = healState();
+      if (heal.attempts) {
+        heal.attempts = 0;
+        saveHealState(heal);
+      }
     });
     source.addEventListener("error", function () {
       setStatus("reconnecting");
@@ -147,12 +268,20 @@
   document.addEventListener("htmx:sseMessage", function (evt) {
     markUpdated();
     countAlertsInTitle();
-    var feed = document.getElementById("activity-feed");
+    var feed = document.querySelector("[data-js-feed]");
     if (feed && (evt.target === feed || evt.detail.type === "snapshot")) {
       trimFeed(feed);
     }
   });
 
+  document.addEventListener("click", function (evt) {
+    if (evt.target && evt.target.closest && evt.target.closest("[data-js-theme-toggle]")) {
+      toggleTheme();
+    }
+  });
+
+  applyTheme(storedTheme());
   htmx.onLoad(localizeTimes);
   window.setInterval(watchdog, 1000);
+  window.setInterval(healIfDead, 1000);
 })();

@@ -203,3 +203,14 @@ def test_secrets_are_masked_in_repr() -> None:
 def test_frame_ancestors_cannot_smuggle_another_directive(value: str) -> None:
     with pytest.raises(SettingsError, match=r"^LIVEDASH_FRAME_ANCESTORS: "):
         Settings.from_env({"LIVEDASH_FRAME_ANCESTORS": value})
+
+
+def test_dev_mode_is_off_unless_asked_for_and_brings_the_style_guide() -> None:
+    production = Settings.from_env({})
+    assert (production.dev, production.styleguide, production.styleguide_on) == (False, False, False)
+    dev = Settings.from_env({"LIVEDASH_DEV": "1"})
+    assert (dev.dev, dev.styleguide, dev.styleguide_on) == (True, False, True)
+    asked = Settings.from_env({"LIVEDASH_STYLEGUIDE": "true"})
+    assert (asked.dev, asked.styleguide_on) == (False, True)
+    with pytest.raises(SettingsError, match=r"^LIVEDASH_DEV: "):
+        Settings.from_env({"LIVEDASH_DEV": "sometimes"})

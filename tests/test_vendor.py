@@ -1,4 +1,5 @@
-"""The vendored front-end files are exactly what the manifest records."""
+"""The vendored front-end files are exactly what their manifests record: the app's in
+static/vendor, and axe-core, which only the browser tests inject, in tests/browser/vendor."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT / "static" / "vendor"
+TEST_VENDOR = ROOT / "tests" / "browser" / "vendor"
 
 
-def manifest() -> list[dict[str, str]]:
-    packages: list[dict[str, str]] = json.loads((VENDOR / "manifest.json").read_text())["packages"]
+def manifest(folder: Path = VENDOR) -> list[dict[str, str]]:
+    packages: list[dict[str, str]] = json.loads((folder / "manifest.json").read_text())["packages"]
     return packages
 
 
@@ -40,3 +42,22 @@ def test_nothing_else_in_vendor_and_no_cdn_anywhere() -> None:
         for path in (ROOT / folder).rglob("*"):
             if path.is_file() and VENDOR not in path.parents:
                 assert not cdn.search(path.read_text()), path
+
+
+def test_axe_is_pinned_checked_and_for_tests_only() -> None:
+    packages = manifest(TEST_VENDOR)
+    assert {(p["package"], p["version"], p["license"]) for p in packages} == {
+        ("axe-core", "4.10.3", "MPL-2.0")
+    }
+    for package in packages:
+        digest = hashlib.sha256((TEST_VENDOR / package["file"]).read_bytes()).hexdigest()
+        assert digest == package["sha256"], package["file"]
+        assert (
+            (TEST_VENDOR / package["license_file"])
+            .read_text()
+            .startswith("Mozilla Public License, version 2.0")
+        )
+    assert (TEST_VENDOR / "axe.min.js").read_text().startswith("/*! axe v4.10.3")
+    listed = {p["file"] for p in packages} | {p["license_file"] for p in packages} | {"manifest.json"}
+    assert {f.name for f in TEST_VENDOR.iterdir()} == listed
+    assert not any(path.name.startswith("axe") for path in (ROOT / "static").rglob("*"))

@@ -218,6 +218,8 @@ _COMPACT = ((1e12, "T"), (1e9, "G"), (1e6, "M"))
 
 def _number(value: float, decimals: int | None, compact: bool) -> str:
     magnitude = abs(value)
+    if compact and magnitude >= 1e15:  # past "999.9T": scientific, so the number stays short
+        return f"{value:.3g}"
     if compact and magnitude >= 1e6:
         for limit, suffix in _COMPACT:
             if magnitude >= limit:

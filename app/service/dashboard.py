@@ -61,6 +61,7 @@ class Dashboard:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         board: Board | None = None,
+        build: str = "",
     ) -> None:
         self.settings = settings
         self.board = board or Board()
@@ -75,6 +76,7 @@ class Dashboard:
             client_buffer=settings.client_buffer_bytes,
             retry_ms=settings.retry_ms,
             flush_hz=settings.flush_hz,
+            build=build,
         )
         self.throttle = ThrottledPublisher(
             settings.card_rate, self.publish, lambda name: self.state.metrics.get(name), monotonic

@@ -92,6 +92,20 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_file_hash(path, path.stat().st_mtime_ns)}"
 
 
+def build_id(version: str) -> str:
+    """What this build serves: the version and every template and static file, hashed.
+
+    An open page was rendered by one build (`<html data-build>`); a stream that opens with
+    another one means a deploy changed what the page would look like, so it reloads.
+    """
+    digest = hashlib.sha256(version.encode())
+    for folder in (TEMPLATES, STATIC):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def make_environment(auto_reload: bool = False) -> jinja2.Environment:
     """The one Jinja environment: autoescape on, helpers registered."""
     env = jinja2.Environment(
@@ -112,6 +126,8 @@ def make_environment(auto_reload: bool = False) -> jinja2.Environment:
         isfinite=math.isfinite,
     )
     env.globals["static_url"] = static_url
+    env.globals["build"] = ""  # create_app sets the running build's id (see build_id)
+    env.globals["dev"] = False  # create_app: whether pages listen for `dev-reload` (dev mode)
     env.globals["board"] = Board()  # no dashboard file: callers with one pass their own `board`
     return env
 

@@ -60,6 +60,7 @@ class Streams:
         client_buffer: int,
         retry_ms: int,
         flush_hz: float = 0.0,
+        build: str = "",
     ) -> None:
         self.state = state
         self.frames = frames
@@ -69,6 +70,9 @@ class Streams:
         self.client_buffer = client_buffer
         self.closing = False
         self._preamble = sse.preamble(retry_ms)
+        self.build = build
+        """The running build's id; a page rendered by another one is told so when it connects."""
+        self._new_build = sse.frame(build, event="build") if build else b""
         self._snapshot: Entry | None = None
         self._openings: dict[StreamFormat, tuple[str, Batch]] = {}
         self.write_path: str | None = None
@@ -99,8 +103,14 @@ class Streams:
         for fmt, channel in self.channels.items():
             channel.broadcast(Batch.of(entry.html if fmt is StreamFormat.html else entry.json))
 
-    async def subscribe(self, fmt: StreamFormat, send: Send, last_id: str | None) -> Subscriber:
+    async def subscribe(
+        self, fmt: StreamFormat, send: Send, last_id: str | None, build: str | None = None
+    ) -> Subscriber:
         """Open a subscription that first receives what it missed since `last_id`.
+
+        A page says which build rendered it (`build`); when that is not the running one (a
+        deploy happened since), its stream opens with a `build` event naming the new one, and
+        the page reloads itself. Clients that do not say (programs, curl) never get one.
 
         No await between looking up the catch-up in the window and joining the channel, so
         no event can fall between them (only the hub's log, for older ids, is awaited first).
@@ -122,15 +132,22 @@ class Streams:
             subscriber.close(Closed.shutdown)
         if subscriber.closed.done():
             return subscriber
+        stale_page = build is not None and self.build and build != self.build
+        new_build = self._new_build if stale_page else b""
         if missed is None:
             self.openings[Opening.resync if last_id else Opening.snapshot] += 1
-            subscriber.push(self._opening(fmt))
+            opening = self._opening(fmt)
+            subscriber.push(Batch([(None, new_build), *opening.parts]) if new_build else opening)
         else:
             self.openings[Opening.resumed] += 1
             batch = frames_of(missed, fmt)
-            subscriber.push(Batch([(None, self._preamble), *batch.parts]))
+            subscriber.push(Batch([(None, self._preamble + new_build), *batch.parts]))
         self.channels[fmt].add(subscriber)
         return subscriber
+
+    def signal(self, event: str) -> None:
+        """Send a named event with no state behind it to every page stream (dev-mode reloads)."""
+        self.channels[StreamFormat.html].broadcast(Batch.of(sse.frame("", event=event)))
 
     def snapshot(self) -> Entry:
         """The current state as one event, encoded once per version."""

@@ -60,7 +60,7 @@ async def serve(
     if method == "HEAD":
         await send(_body(b"", more=False))
         return
-    subscriber = await dashboard.streams.subscribe(fmt, send, last_event_id(scope))
+    subscriber = await dashboard.streams.subscribe(fmt, send, last_event_id(scope), page_build(scope))
     subscriber.handler = asyncio.current_task()
     if opened is not None:
         opened(subscriber)
@@ -82,6 +82,12 @@ async def serve(
         await send(_body(b"", more=False))
     elif reason is Closed.overflow:
         await subscriber.hang_up()
+
+
+def page_build(scope: Scope) -> str | None:
+    """`?build=`: the build that rendered the page opening this stream (see Streams.subscribe)."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("build")
+    return values[-1] if values else None
 
 
 def is_request(message: Any) -> bool:

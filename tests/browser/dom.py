@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
@@ -79,3 +80,24 @@ def mark_document(page: Page) -> None:
 def assert_same_document(page: Page) -> None:
     """The document tagged by `mark_document` is still the one shown (no reload, no navigation)."""
     assert page.evaluate("window.__livedashTestMark") == "same document", "the page was reloaded"
+
+
+def one_line_inside(value: Locator) -> dict[str, Any]:
+    """How a card's number lies: on how many lines, and whether it reaches past its card."""
+    facts: dict[str, Any] = value.evaluate(
+        """el => {
+            const range = document.createRange();
+            range.selectNodeContents(el);
+            // A new line starts below everything before it (a smaller unit on the same
+            // line only sits a little lower, overlapping the number's box).
+            const rects = [...range.getClientRects()].filter(r => r.width > 0).sort((a, b) => a.top - b.top);
+            let lines = 0, bottom = -Infinity;
+            for (const r of rects) {
+                if (r.top >= bottom - 1) { lines += 1; }
+                bottom = Math.max(bottom, r.bottom);
+            }
+            const box = el.getBoundingClientRect(), card = el.closest("article").getBoundingClientRect();
+            return {lines, inside: box.right <= card.right && el.scrollWidth <= el.clientWidth};
+        }"""
+    )
+    return facts

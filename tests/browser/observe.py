@@ -95,6 +95,11 @@ def stream_status(status: int, reason: str) -> Noise:
     )
 
 
+# A reload (by the page itself: a new build, a dev edit; or by a test) ends the old document's stream.
+RELOAD_ABORTS_STREAM = Noise(
+    Kind.request_failed, "net::ERR_ABORTED", STREAM_PATH, "a reload aborts the stream"
+)
+
 # Closing a page aborts its open EventSource request; only that, and only while closing.
 _STREAM_ABORTED_ON_CLOSE = Noise(
     Kind.request_failed, "net::ERR_ABORTED", STREAM_PATH, "closing the page aborts its event stream"

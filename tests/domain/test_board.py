@@ -121,6 +121,9 @@ def test_a_missing_file_named_by_the_setting_is_an_error() -> None:
         (Card(decimals=0, unit="ms"), 812.4, ("812", "ms")),
         (Card(), 3.14159, ("3.14", "")),
         (Card(), 2_500_000_000.0, ("2.5G", "")),
+        (Card(), 999.9e12, ("999.9T", "")),
+        (Card(), 1.7e308, ("1.7e+308", "")),  # never 309 digits that no card can hold
+        (Card(), -1.23e17, ("-1.23e+17", "")),
         (Card(format="percent"), 0.523, ("52.3", "%")),
         (Card(format="percent", decimals=0), 0.5, ("50", "%")),
         (Card(format="bytes"), 512.0, ("512", "B")),

@@ -87,7 +87,7 @@ async def test_the_page_shows_sections_in_order_then_other_cards_each_with_its_s
             [{"name": "other", "value": 1}, {"name": "hit", "value": 0.4}, {"name": "p95", "value": 900}],
         )
         page = (await client.get("/")).text
-    assert '<h1 class="topbar__title">Acme live</h1>' in page
+    assert '<h1 class="topbar__title" data-js-title>Acme live</h1>' in page
     assert page.index("Checkout health") < page.index("Jobs") < page.index('id="metrics-grid"')
     assert card_states(page) == {"p95": "critical", "hit": "warning", "job": "stale", "other": "ok"}
     assert list(card_states(page)) == ["p95", "hit", "job", "other"]
@@ -217,7 +217,7 @@ async def test_a_ts_far_in_the_future_is_refused_naming_ts(
     assert response.status_code == 400
     assert response.json()["detail"].startswith("ts: 32503680000.000 is ")
     assert response.json()["extra"][0]["key"] == "ts"
-    assert "cpu" not in card_states(page) and '<time id="last-update">never</time>' in page
+    assert "cpu" not in card_states(page) and '<time id="last-update" data-js-updated>never</time>' in page
 
 
 async def test_a_wrong_dashboard_file_stops_the_server_naming_the_key(

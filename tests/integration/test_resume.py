@@ -97,7 +97,8 @@ async def test_page_render_to_connect_gap_is_replayed_exactly(client: httpx.Asyn
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     rendered_at = (await health(client))["last_id"]
     connects = [attrs["sse-connect"] for _, attrs in elements(page.text) if "sse-connect" in attrs]
-    assert connects == [f"{HTML_STREAM}?lastEventId={rendered_at}"]
+    build = elements(page.text)[0][1]["data-build"]  # <html>: the build that rendered the page
+    assert connects == [f"{HTML_STREAM}?lastEventId={rendered_at}&build={build}"]
     url = str(connects[0])
 
     after_render = await ingest_each_kind([client], 7)

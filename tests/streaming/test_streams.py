@@ -28,7 +28,9 @@ def entry(event_id: str, key: str | None = None) -> Entry:
     return Entry(event_id, f"html {event_id}\n\n".encode(), f"json {event_id}\n\n".encode(), key)
 
 
-def make_streams(renderer: Renderer, log: FakeEventLog | None = None, window: int = 10) -> Streams:
+def make_streams(
+    renderer: Renderer, log: FakeEventLog | None = None, window: int = 10, build: str = ""
+) -> Streams:
     state = DashboardState(5)
     state.version = "7-0"
     streams = Streams(
@@ -38,6 +40,7 @@ def make_streams(renderer: Renderer, log: FakeEventLog | None = None, window: in
         window=window,
         client_buffer=4096,
         retry_ms=RETRY_MS,
+        build=build,
     )
     streams.restore([], "7-0")
     return streams
@@ -94,6 +97,32 @@ async def test_a_client_with_the_newest_id_gets_only_the_preamble(renderer: Rend
     conn = FakeConnection()
     await streams.subscribe(HTML, conn.send, "7-1")
     assert conn.written == [PREAMBLE]
+
+
+async def test_only_a_page_rendered_by_another_build_is_told_the_running_one(renderer: Renderer) -> None:
+    streams = make_streams(renderer, build="b2")
+    streams.publish([entry("7-1")])
+    old_page, current_page, program, resuming_old = (FakeConnection() for _ in range(4))
+    await streams.subscribe(HTML, old_page.send, None, "b1")
+    await streams.subscribe(HTML, current_page.send, None, "b2")
+    await streams.subscribe(JSON, program.send, None)
+    await streams.subscribe(HTML, resuming_old.send, "7-0", "b1")
+    snapshot = streams.snapshot()
+    assert old_page.written == [sse.frame("b2", event="build") + PREAMBLE + snapshot.html]
+    assert current_page.written == [PREAMBLE + snapshot.html]
+    assert program.written == [PREAMBLE + snapshot.json]
+    assert resuming_old.written == [PREAMBLE + sse.frame("b2", event="build") + b"html 7-1\n\n"]
+
+
+async def test_a_dev_signal_reaches_page_streams_only(renderer: Renderer) -> None:
+    streams = make_streams(renderer)
+    page, program = FakeConnection(), FakeConnection()
+    await streams.subscribe(HTML, page.send, "7-0")
+    await streams.subscribe(JSON, program.send, "7-0")
+    streams.signal("dev-reload")
+    await asyncio.sleep(0)
+    assert page.written == [PREAMBLE, b"event: dev-reload\ndata: \n\n"]
+    assert program.written == [PREAMBLE]
 
 
 async def test_an_id_older_than_the_window_gets_the_hubs_past_encoded_then_the_window(

@@ -7,6 +7,7 @@ seen in a real process, so stream tests talk to one of these over real sockets.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -49,10 +50,14 @@ class LiveServer:
         cwd: Path | None = None,
         memory_only: bool = True,
         preexec: Callable[[], None] | None = None,
+        app_dir: Path | None = None,
     ) -> None:
         """`preexec` runs in the server's process before it starts (e.g. to lower its limits)."""
         self.preexec = preexec
         self.port = port or free_port()
+        self.app_dir = app_dir
+        """A copy of the checkout (app/, templates/, static/) to run instead of this one, for
+        tests that edit templates or static files: the repository's own are never touched."""
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {"LIVEDASH_DEMO": "0", **(env or {})}
         if memory_only:
@@ -98,7 +103,9 @@ class LiveServer:
             "--no-access-log",
             "--no-proxy-headers",  # as `python -m app`: livedash reads X-Forwarded-For itself
         ]
-        if self.cwd != ROOT:
+        if self.app_dir is not None:
+            command += ["--app-dir", str(self.app_dir)]
+        elif self.cwd != ROOT:
             command += ["--app-dir", str(ROOT)]
         mode = "ab" if self._starts else "wb"  # a restart keeps the earlier log
         self._starts += 1
@@ -171,6 +178,13 @@ class LiveServer:
         self.stop()
 
 
+def copy_checkout(into: Path) -> Path:
+    """app/, templates/ and static/ copied into `into`, to serve with `app_dir=into`."""
+    for folder in ("app", "templates", "static"):
+        shutil.copytree(ROOT / folder, into / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
 class MakeServer:
     """The `make_server` fixture: servers of one test's own, not started, all stopped afterwards.
 
@@ -189,8 +203,11 @@ class MakeServer:
         cwd: Path | None = None,
         memory_only: bool = True,
         preexec: Callable[[], None] | None = None,
+        app_dir: Path | None = None,
     ) -> LiveServer:
-        live = LiveServer(env=env, port=port, cwd=cwd, memory_only=memory_only, preexec=preexec)
+        live = LiveServer(
+            env=env, port=port, cwd=cwd, memory_only=memory_only, preexec=preexec, app_dir=app_dir
+        )
         self.made.append(live)
         return live
 
