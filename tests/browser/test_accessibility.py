@@ -1,4 +1,4 @@
-"""axe-core finds no violation on the dashboard and the style guide, at desktop and phone
+"""axe-core finds no violation on the dashboard, the login page and the style guide, at desktop and phone
 sizes, in light and dark: every rule axe runs by default (WCAG 2.x A and AA and its best
 practices), contrast included.
 
@@ -84,6 +84,27 @@ def test_no_axe_violations(
     if path == "/":
         expect_status(page, "live", timeout=LIVE_MS)
         expect(page.locator(".htmx-added, .htmx-settling")).to_have_count(0, timeout=LIVE_MS)
+    assert axe_violations(page) == []
+    browser_log.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def login_server() -> Any:
+    """A board behind the viewer login: its login page is what a stranger sees."""
+    server = LiveServer({"LIVEDASH_VIEWER_PASSWORD": "correct horse"}).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("size", SIZES)
+def test_no_axe_violations_on_the_login_page(
+    open_page: PageFactory, login_server: LiveServer, browser_log: BrowserLog, size: str, scheme: str
+) -> None:
+    page = open_page(viewport=SIZES[size], color_scheme=scheme, bypass_csp=True)
+    page.goto(login_server.url + "/")  # sent to /login
+    expect(page).to_have_url(login_server.url + "/login")
+    expect(page.locator("input[name=password]")).to_be_visible()
     assert axe_violations(page) == []
     browser_log.assert_clean()
 
