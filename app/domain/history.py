@@ -1,0 +1,329 @@
+"""A card's history: raw points for the last minutes, roll-ups for the last day, and the
+geometry of the charts drawn from them. Pure: no clock, no I/O, so every process folding the
+same events holds the same history, and a hub stores it as plain rows.
+
+- Raw points: one per second (`RAW_SECONDS`, 15 min); a newer point within the same second
+  replaces the older one.
+- Roll-ups: `BUCKET_SECONDS` (1 min) buckets of min / max / last / count, kept for the
+  card's retention (`LIVEDASH_HISTORY_SECONDS`, or the card's `history` in the dashboard file).
+  A roll-up counts every point that arrived, including those a newer one replaced in the raw
+  series: it says what happened, not what is drawn.
+
+Time is the card's own: a range ends at the card's newest point, never at the wall clock. A
+chart rendered once per event then reads the same in every process and every replay, and a
+card that went quiet still shows what it last saw (its stale badge says it is old).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import msgspec
+
+RAW_SECONDS = 900
+BUCKET_SECONDS = 60
+RANGES: dict[str, int] = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400}
+"""The ranges the detail page and the API offer, by their name in `?range=`."""
+SPARK_RANGE = "15m"
+SPARK_POINTS = 120
+"""At most this many points drawn in a card's sparkline (downsampled past it)."""
+
+
+class Point(NamedTuple):
+    """One drawn point: the start of its second or bucket, and what fell in it."""
+
+    ts: int
+    min: float
+    max: float
+    last: float
+
+
+class Row(msgspec.Struct, array_like=True, frozen=True):
+    """A stored row: a raw second (`res` 1) or a roll-up bucket (`res` `BUCKET_SECONDS`).
+
+    `last_ts` is the time of the point `last` came from, so a late point never overrides a
+    newer one's `last`.
+    """
+
+    name: str
+    res: int
+    ts: int
+    min: float
+    max: float
+    last: float
+    count: int
+    last_ts: float
+
+
+class _Cell:
+    """A mutable second or bucket."""
+
+    __slots__ = ("count", "last", "last_ts", "max", "min")
+
+    def __init__(self, value: float, ts: float, count: int = 1) -> None:
+        self.min = self.max = self.last = value
+        self.last_ts = ts
+        self.count = count
+
+
+class Series:
+    """The history of one card."""
+
+    __slots__ = ("buckets", "dirty", "newest", "raw", "retention")
+
+    def __init__(self, retention: int) -> None:
+        self.retention = max(retention, RAW_SECONDS)
+        self.raw: dict[int, _Cell] = {}
+        self.buckets: dict[int, _Cell] = {}
+        self.newest = -math.inf
+        self.dirty: set[tuple[int, int]] = set()
+        """(res, ts) of the rows changed since the store last took them."""
+
+    def add(self, ts: float, value: float) -> None:
+        """Fold one point in (in any order: a late one lands in its own second and bucket)."""
+        second = int(ts // 1)
+        end = int(self.newest // 1) if self.raw or self.buckets else second
+        if second <= end - self.retention:
+            return  # older than anything kept
+        cell = self.raw.get(second)
+        if second <= end - RAW_SECONDS:
+            pass  # too old for the raw series; its bucket still counts it
+        elif cell is None:
+            self.raw[second] = _Cell(value, ts)
+        elif ts >= cell.last_ts:  # a newer point in the same second replaces the older
+            cell.min = cell.max = cell.last = value
+            cell.last_ts = ts
+            cell.count += 1
+        start = second - second % BUCKET_SECONDS
+        bucket = self.buckets.get(start)
+        if bucket is None:
+            self.buckets[start] = _Cell(value, ts)
+        else:
+            bucket.min = min(bucket.min, value)
+            bucket.max = max(bucket.max, value)
+            if ts >= bucket.last_ts:
+                bucket.last, bucket.last_ts = value, ts
+            bucket.count += 1
+        if second in self.raw:
+            self.dirty.add((1, second))
+        self.dirty.add((BUCKET_SECONDS, start))
+        if ts > self.newest:
+            self.newest = ts
+            self._trim()
+
+    def _trim(self) -> None:
+        end = int(self.newest // 1)
+        raw_from = end - RAW_SECONDS
+        if self.raw and next(iter(self.raw)) <= raw_from:
+            self.raw = {s: c for s, c in self.raw.items() if s > raw_from}
+        bucket_from = end - self.retention
+        if self.buckets and next(iter(self.buckets)) <= bucket_from - BUCKET_SECONDS:
+            self.buckets = {s: c for s, c in self.buckets.items() if s + BUCKET_SECONDS > bucket_from}
+
+    def points(self, seconds: int) -> list[Point]:
+        """The points of the last `seconds` up to the newest point, oldest first: raw seconds
+        when the raw series covers the range, roll-up buckets otherwise."""
+        if not self.raw:
+            return []
+        since = int(self.newest // 1) - seconds
+        if seconds <= RAW_SECONDS:
+            return [Point(s, c.min, c.max, c.last) for s, c in sorted(self.raw.items()) if s > since]
+        since -= since % BUCKET_SECONDS  # the bucket holding the range's first second
+        return [Point(s, c.min, c.max, c.last) for s, c in sorted(self.buckets.items()) if s >= since]
+
+    def rows(self, name: str, keys: Iterable[tuple[int, int]]) -> list[Row]:
+        """Stored rows for (res, ts) keys; a key no longer held is left out."""
+        out = []
+        for res, ts in keys:
+            cell = (self.raw if res == 1 else self.buckets).get(ts)
+            if cell is not None:
+                out.append(Row(name, res, ts, cell.min, cell.max, cell.last, cell.count, cell.last_ts))
+        return out
+
+    def all_rows(self, name: str) -> list[Row]:
+        """Every row held, oldest first per resolution."""
+        keys = [(1, s) for s in self.raw] + [(BUCKET_SECONDS, s) for s in self.buckets]
+        return self.rows(name, keys)
+
+
+class History:
+    """Every card's series, by name; `retention(name)` from the settings and the dashboard file."""
+
+    def __init__(self, default_retention: int = 86400, retention: dict[str, int] | None = None) -> None:
+        self.default_retention = default_retention
+        self.per_card = retention or {}
+        self.series: dict[str, Series] = {}
+        self.removed: set[str] = set()
+        """Cards dropped since the store last took the changes."""
+
+    def retention(self, name: str) -> int:
+        """Seconds of roll-ups kept for `name`."""
+        return self.per_card.get(name, self.default_retention)
+
+    def add(self, name: str, ts: float, value: float) -> None:
+        """Fold one point of card `name`."""
+        series = self.series.get(name)
+        if series is None:
+            series = self.series[name] = Series(self.retention(name))
+            self.removed.discard(name)
+        series.add(ts, value)
+
+    def remove(self, name: str) -> None:
+        """Forget a removed card's history."""
+        if self.series.pop(name, None) is not None:
+            self.removed.add(name)
+
+    def points(self, name: str, seconds: int) -> list[Point]:
+        """`Series.points` of `name` ([] for a card without history)."""
+        series = self.series.get(name)
+        return series.points(seconds) if series else []
+
+    def take_changes(self) -> tuple[list[Row], list[str]]:
+        """Rows changed and cards removed since the last call, for a store to write."""
+        rows: list[Row] = []
+        for name, series in self.series.items():
+            if series.dirty:
+                rows.extend(series.rows(name, series.dirty))
+                series.dirty = set()
+        removed, self.removed = sorted(self.removed), set()
+        return rows, removed
+
+    def restore(self, rows: Iterable[Row]) -> None:
+        """Start from stored rows (each its cell as stored), trimming to the retention."""
+        self.series.clear()
+        for row in rows:
+            series = self.series.get(row.name)
+            if series is None:
+                series = self.series[row.name] = Series(self.retention(row.name))
+            cell = _Cell(row.last, row.last_ts, row.count)
+            cell.min, cell.max = row.min, row.max
+            (series.raw if row.res == 1 else series.buckets)[row.ts] = cell
+            series.newest = max(series.newest, row.last_ts)
+        for series in self.series.values():
+            series.raw = dict(sorted(series.raw.items()))
+            series.buckets = dict(sorted(series.buckets.items()))
+            series._trim()
+
+
+def downsample(points: Sequence[Point], limit: int) -> list[Point]:
+    """At most `limit` points: consecutive points merged by time slot (min of mins, max of
+    maxes, the last one's last), so a spike survives however much is merged."""
+    if len(points) <= limit:
+        return list(points)
+    first, last = points[0].ts, points[-1].ts
+    width = (last - first) / limit or 1
+    merged: list[Point] = []
+    slot_of = -1
+    for point in points:
+        slot = min(int((point.ts - first) / width), limit - 1)
+        if slot == slot_of:
+            prev = merged[-1]
+            merged[-1] = Point(prev.ts, min(prev.min, point.min), max(prev.max, point.max), point.last)
+        else:
+            merged.append(point)
+            slot_of = slot
+    return merged
+
+
+class Summary(NamedTuple):
+    """min, avg (of the drawn `last` values), max and last over a range."""
+
+    min: float
+    avg: float
+    max: float
+    last: float
+
+
+def summarize(points: Sequence[Point]) -> Summary | None:
+    """The figures shown beside a chart; None without points."""
+    if not points:
+        return None
+    lasts = [p.last for p in points]
+    return Summary(
+        min(p.min for p in points), math.fsum(lasts) / len(lasts), max(p.max for p in points), lasts[-1]
+    )
+
+
+class Band(NamedTuple):
+    """A threshold region of a chart, in chart coordinates (y grows downwards)."""
+
+    level: str
+    y: int
+    height: int
+
+
+class Chart(NamedTuple):
+    """What the templates draw: an SVG polyline of `last`, a polygon of min..max, the bands."""
+
+    width: int
+    height: int
+    drawn: int
+    line: str
+    area: str
+    bands: list[Band]
+    summary: Summary | None
+
+
+def _half(value: float) -> float:
+    # Halved before subtracting, so the span of 1e308 and -1e308 stays finite.
+    return value / 2
+
+
+def chart(
+    points: Sequence[Point],
+    width: int,
+    height: int,
+    warn: float | None = None,
+    crit: float | None = None,
+    bad: str = "high",
+    limit: int = SPARK_POINTS,
+    area: bool = False,
+) -> Chart:
+    """The geometry of `points` in a `width` x `height` box, integer coordinates.
+
+    The y scale spans the points' min..max (a flat series sits in the middle); x spreads the
+    points by time (a single point is drawn at the right edge). Threshold bands cover the part
+    of the box where a value would be at warn or crit, clipped to the box.
+    """
+    drawn = downsample(points, limit)
+    summary = summarize(drawn)
+    if summary is None:
+        return Chart(width, height, 0, "", "", [], None)
+    lo, hi = _half(summary.min), _half(summary.max)
+    if hi == lo:  # flat: the line in the middle, bands still on the right side of it
+        pad = max(abs(lo) / 10, 0.5)
+        lo, hi = lo - pad, hi + pad
+    span = hi - lo
+    first, last_ts = drawn[0].ts, drawn[-1].ts
+    duration = last_ts - first
+
+    def x(ts: int) -> int:
+        return width if duration == 0 else round((ts - first) / duration * width)
+
+    def y(value: float) -> int:
+        fraction = (_half(value) - lo) / span
+        return round(height - max(-1.0, min(2.0, fraction)) * height)
+
+    def edge(value: float | None, default: int) -> int:
+        return default if value is None else min(height, max(0, y(value)))
+
+    line = " ".join(f"{x(p.ts)},{y(p.last)}" for p in drawn)
+    shape = ""
+    if area:
+        top = [f"{x(p.ts)},{y(p.max)}" for p in drawn]
+        bottom = [f"{x(p.ts)},{y(p.min)}" for p in reversed(drawn)]
+        shape = " ".join(top + bottom)
+    bands = []
+    if bad == "high":  # bad is up: critical above crit, warning between warn and crit
+        spans = [("warning", edge(crit, 0), edge(warn, 0)), ("critical", 0, edge(crit, 0))]
+    else:
+        spans = [
+            ("warning", edge(warn, height), edge(crit, height)),
+            ("critical", edge(crit, height), height),
+        ]
+    for (level, top_y, bottom_y), threshold in zip(spans, (warn, crit), strict=True):
+        if threshold is not None and bottom_y > top_y:
+            bands.append(Band(level, top_y, bottom_y - top_y))
+    return Chart(width, height, len(drawn), line, shape, bands, summary)
