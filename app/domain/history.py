@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import msgspec
 
+from app.domain.board import Card
+
 RAW_SECONDS = 900
 BUCKET_SECONDS = 60
 RANGES: dict[str, int] = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400}
@@ -29,6 +31,8 @@ RANGES: dict[str, int] = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400}
 SPARK_RANGE = "15m"
 SPARK_POINTS = 120
 """At most this many points drawn in a card's sparkline (downsampled past it)."""
+SPARK_WIDTH, SPARK_HEIGHT = 120, 30
+"""The sparkline's viewBox: one unit per drawn point across; CSS sizes it."""
 
 
 class Point(NamedTuple):
@@ -71,7 +75,7 @@ class _Cell:
 class Series:
     """The history of one card."""
 
-    __slots__ = ("buckets", "dirty", "newest", "raw", "retention")
+    __slots__ = ("buckets", "dirty", "newest", "raw", "retention", "spark")
 
     def __init__(self, retention: int) -> None:
         self.retention = max(retention, RAW_SECONDS)
@@ -80,6 +84,8 @@ class Series:
         self.newest = -math.inf
         self.dirty: set[tuple[int, int]] = set()
         """(res, ts) of the rows changed since the store last took them."""
+        self.spark: Chart | None = None
+        """The sparkline of the current points, drawn once however many pages render it."""
 
     def add(self, ts: float, value: float) -> None:
         """Fold one point in (in any order: a late one lands in its own second and bucket)."""
@@ -106,6 +112,7 @@ class Series:
             if ts >= bucket.last_ts:
                 bucket.last, bucket.last_ts = value, ts
             bucket.count += 1
+        self.spark = None
         if second in self.raw:
             self.dirty.add((1, second))
         self.dirty.add((BUCKET_SECONDS, start))
@@ -180,6 +187,19 @@ class History:
         series = self.series.get(name)
         return series.points(seconds) if series else []
 
+    def spark(self, name: str, card: Card) -> Chart:
+        """The card's sparkline: the last 15 min, at most `SPARK_POINTS`, its thresholds as bands.
+
+        Drawn once per change of the series (the event's frame and every page then share it).
+        """
+        series = self.series.get(name)
+        if series is None:
+            return EMPTY_SPARK
+        if series.spark is None:
+            points = series.points(RANGES[SPARK_RANGE])
+            series.spark = chart(points, SPARK_WIDTH, SPARK_HEIGHT, card.warn, card.crit, card.bad)
+        return series.spark
+
     def take_changes(self) -> tuple[list[Row], list[str]]:
         """Rows changed and cards removed since the last call, for a store to write."""
         rows: list[Row] = []
@@ -208,22 +228,16 @@ class History:
 
 
 def downsample(points: Sequence[Point], limit: int) -> list[Point]:
-    """At most `limit` points: consecutive points merged by time slot (min of mins, max of
-    maxes, the last one's last), so a spike survives however much is merged."""
-    if len(points) <= limit:
+    """Exactly `limit` points when there are more: consecutive runs of nearly equal length
+    merged (the first one's time, min of mins, max of maxes, the last one's last), so a spike
+    survives however much is merged."""
+    count = len(points)
+    if count <= limit:
         return list(points)
-    first, last = points[0].ts, points[-1].ts
-    width = (last - first) / limit or 1
-    merged: list[Point] = []
-    slot_of = -1
-    for point in points:
-        slot = min(int((point.ts - first) / width), limit - 1)
-        if slot == slot_of:
-            prev = merged[-1]
-            merged[-1] = Point(prev.ts, min(prev.min, point.min), max(prev.max, point.max), point.last)
-        else:
-            merged.append(point)
-            slot_of = slot
+    merged = []
+    for slot in range(limit):
+        run = points[slot * count // limit : (slot + 1) * count // limit]
+        merged.append(Point(run[0].ts, min(p.min for p in run), max(p.max for p in run), run[-1].last))
     return merged
 
 
@@ -327,3 +341,6 @@ def chart(
         if threshold is not None and bottom_y > top_y:
             bands.append(Band(level, top_y, bottom_y - top_y))
     return Chart(width, height, len(drawn), line, shape, bands, summary)
+
+
+EMPTY_SPARK = Chart(SPARK_WIDTH, SPARK_HEIGHT, 0, "", "", [], None)

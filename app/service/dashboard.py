@@ -19,6 +19,7 @@ from prometheus_client import Histogram
 
 from app.domain.board import Board
 from app.domain.events import Entry, Event
+from app.domain.history import History
 from app.domain.model import (
     ActivityAdded,
     ActivityIn,
@@ -66,7 +67,8 @@ class Dashboard:
         self.board = board or Board()
         self.hub: Hub = hub or EmbeddedHub()
         self.state = DashboardState(settings.feed_size)
-        self.frames = FrameEncoder(renderer, self.board)
+        self.history = History(settings.history_seconds, self.board.history_retention())
+        self.frames = FrameEncoder(renderer, self.board, self.history)
         self.streams = Streams(
             self.state,
             self.frames,
@@ -110,8 +112,13 @@ class Dashboard:
     def deliver(self, events: Sequence[Event]) -> list[Entry]:
         """Fold committed events into the state, encode each once, fan the bytes out."""
         entries = []
+        history = self.history
         for event in events:
             fact = event.fact
+            if isinstance(fact, MetricUpdated):  # before the card renders: its sparkline shows it
+                history.add(fact.name, fact.ts, fact.value)
+            elif isinstance(fact, MetricRemoved):
+                history.remove(fact.name)
             entry = self.frames.encode(event, self.state.apply(fact))
             self.state.version = event.id
             entries.append(entry)

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from app.domain.board import Board
+from app.domain.history import History
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -113,6 +114,7 @@ def make_environment(auto_reload: bool = False) -> jinja2.Environment:
     )
     env.globals["static_url"] = static_url
     env.globals["board"] = Board()  # no dashboard file: callers with one pass their own `board`
+    env.globals["history"] = History()  # no points yet: callers pass the dashboard's `history`
     return env
 
 

@@ -20,6 +20,7 @@ def index(dashboard: Dashboard) -> Template:
         context={
             "title": dashboard.board.title or dashboard.settings.title,
             "board": dashboard.board,
+            "history": dashboard.history,
             "heartbeat_ms": int(dashboard.settings.heartbeat_seconds * 1000),
             "state": state,
             "stream_url": "/dashboard/stream?" + urlencode({"lastEventId": state.version}),
