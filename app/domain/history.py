@@ -20,8 +20,6 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-import msgspec
-
 from app.domain.board import Card
 
 RAW_SECONDS = 900
@@ -44,7 +42,7 @@ class Point(NamedTuple):
     last: float
 
 
-class Row(msgspec.Struct, array_like=True, frozen=True):
+class Row(NamedTuple):
     """A stored row: a raw second (`res` 1) or a roll-up bucket (`res` `BUCKET_SECONDS`).
 
     `last_ts` is the time of the point `last` came from, so a late point never overrides a
@@ -57,8 +55,18 @@ class Row(msgspec.Struct, array_like=True, frozen=True):
     min: float
     max: float
     last: float
-    count: int
+    samples: int
+    """How many points fell in it (the count of the roll-up)."""
     last_ts: float
+
+
+class Changes(NamedTuple):
+    """History to write: `rows` to upsert, `removed` cards, `trims` (name, raw seconds up to
+    this one dropped, buckets up to this one dropped)."""
+
+    rows: list[Row]
+    removed: list[str]
+    trims: list[tuple[str, int, int]]
 
 
 class _Cell:
@@ -75,13 +83,15 @@ class _Cell:
 class Series:
     """The history of one card."""
 
-    __slots__ = ("buckets", "dirty", "newest", "raw", "retention", "spark")
+    __slots__ = ("buckets", "dirty", "low", "newest", "raw", "retention", "spark")
 
     def __init__(self, retention: int) -> None:
         self.retention = max(retention, RAW_SECONDS)
         self.raw: dict[int, _Cell] = {}
         self.buckets: dict[int, _Cell] = {}
         self.newest = -math.inf
+        self.low = [math.inf, math.inf]
+        """The oldest raw second and bucket held (late points arrive out of order)."""
         self.dirty: set[tuple[int, int]] = set()
         """(res, ts) of the rows changed since the store last took them."""
         self.spark: Chart | None = None
@@ -90,7 +100,7 @@ class Series:
     def add(self, ts: float, value: float) -> None:
         """Fold one point in (in any order: a late one lands in its own second and bucket)."""
         second = int(ts // 1)
-        end = int(self.newest // 1) if self.raw or self.buckets else second
+        end = second if self.newest == -math.inf else int(self.newest // 1)
         if second <= end - self.retention:
             return  # older than anything kept
         cell = self.raw.get(second)
@@ -98,6 +108,7 @@ class Series:
             pass  # too old for the raw series; its bucket still counts it
         elif cell is None:
             self.raw[second] = _Cell(value, ts)
+            self.low[0] = min(self.low[0], second)
         elif ts >= cell.last_ts:  # a newer point in the same second replaces the older
             cell.min = cell.max = cell.last = value
             cell.last_ts = ts
@@ -106,6 +117,7 @@ class Series:
         bucket = self.buckets.get(start)
         if bucket is None:
             self.buckets[start] = _Cell(value, ts)
+            self.low[1] = min(self.low[1], start)
         else:
             bucket.min = min(bucket.min, value)
             bucket.max = max(bucket.max, value)
@@ -122,12 +134,13 @@ class Series:
 
     def _trim(self) -> None:
         end = int(self.newest // 1)
-        raw_from = end - RAW_SECONDS
-        if self.raw and next(iter(self.raw)) <= raw_from:
-            self.raw = {s: c for s, c in self.raw.items() if s > raw_from}
-        bucket_from = end - self.retention
-        if self.buckets and next(iter(self.buckets)) <= bucket_from - BUCKET_SECONDS:
-            self.buckets = {s: c for s, c in self.buckets.items() if s + BUCKET_SECONDS > bucket_from}
+        raw_upto, bucket_upto = end - RAW_SECONDS, end - self.retention - BUCKET_SECONDS
+        if self.low[0] <= raw_upto:  # rows at or before these are no longer kept
+            self.raw = {s: c for s, c in self.raw.items() if s > raw_upto}
+            self.low[0] = min(self.raw, default=math.inf)
+        if self.low[1] <= bucket_upto:
+            self.buckets = {s: c for s, c in self.buckets.items() if s > bucket_upto}
+            self.low[1] = min(self.buckets, default=math.inf)
 
     def points(self, seconds: int) -> list[Point]:
         """The points of the last `seconds` up to the newest point, oldest first: raw seconds
@@ -166,8 +179,8 @@ class History:
         """Cards dropped since the store last took the changes."""
 
     def retention(self, name: str) -> int:
-        """Seconds of roll-ups kept for `name`."""
-        return self.per_card.get(name, self.default_retention)
+        """Seconds of roll-ups kept for `name` (never less than the raw 15 min)."""
+        return max(self.per_card.get(name, self.default_retention), RAW_SECONDS)
 
     def add(self, name: str, ts: float, value: float) -> None:
         """Fold one point of card `name`."""
@@ -200,15 +213,18 @@ class History:
             series.spark = chart(points, SPARK_WIDTH, SPARK_HEIGHT, card.warn, card.crit, card.bad)
         return series.spark
 
-    def take_changes(self) -> tuple[list[Row], list[str]]:
-        """Rows changed and cards removed since the last call, for a store to write."""
-        rows: list[Row] = []
+    def take_changes(self) -> Changes:
+        """What changed since the last call, for a store to write: rows, removed cards, and
+        for each changed card the times before which its stored rows are no longer kept."""
+        changes = Changes([], sorted(self.removed), [])
+        self.removed = set()
         for name, series in self.series.items():
             if series.dirty:
-                rows.extend(series.rows(name, series.dirty))
+                changes.rows.extend(series.rows(name, series.dirty))
                 series.dirty = set()
-        removed, self.removed = sorted(self.removed), set()
-        return rows, removed
+                end = int(series.newest // 1)
+                changes.trims.append((name, end - RAW_SECONDS, end - series.retention - BUCKET_SECONDS))
+        return changes
 
     def restore(self, rows: Iterable[Row]) -> None:
         """Start from stored rows (each its cell as stored), trimming to the retention."""
@@ -217,13 +233,14 @@ class History:
             series = self.series.get(row.name)
             if series is None:
                 series = self.series[row.name] = Series(self.retention(row.name))
-            cell = _Cell(row.last, row.last_ts, row.count)
+            cell = _Cell(row.last, row.last_ts, row.samples)
             cell.min, cell.max = row.min, row.max
             (series.raw if row.res == 1 else series.buckets)[row.ts] = cell
             series.newest = max(series.newest, row.last_ts)
         for series in self.series.values():
             series.raw = dict(sorted(series.raw.items()))
             series.buckets = dict(sorted(series.buckets.items()))
+            series.low = [min(series.raw, default=math.inf), min(series.buckets, default=math.inf)]
             series._trim()
 
 

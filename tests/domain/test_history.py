@@ -69,11 +69,12 @@ def test_per_card_retention_overrides_the_default() -> None:
 def test_take_changes_hands_each_changed_row_once_and_removed_cards() -> None:
     history = History()
     history.add("a", T0, 1.0)
-    rows, removed = history.take_changes()
+    rows, removed, trims = history.take_changes()
     assert sorted((r.res, r.ts) for r in rows) == [(1, T0), (BUCKET_SECONDS, T0)] and removed == []
-    assert history.take_changes() == ([], [])
+    assert trims == [("a", T0 - RAW_SECONDS, T0 - 86400 - BUCKET_SECONDS)]
+    assert history.take_changes() == ([], [], [])
     history.remove("a")
-    assert history.take_changes() == ([], ["a"])
+    assert history.take_changes() == ([], ["a"], [])
 
 
 def test_restore_from_rows_gives_the_same_points() -> None:
