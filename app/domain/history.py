@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from app.domain.board import Card
+from app.domain.model import Fact, MetricRemoved, MetricUpdated
 
 RAW_SECONDS = 900
 BUCKET_SECONDS = 60
@@ -189,6 +190,13 @@ class History:
             series = self.series[name] = Series(self.retention(name))
             self.removed.discard(name)
         series.add(ts, value)
+
+    def apply(self, fact: Fact) -> None:
+        """Fold a committed fact: a point adds to its card's history, a removal forgets it."""
+        if isinstance(fact, MetricUpdated):
+            self.add(fact.name, fact.ts, fact.value)
+        elif isinstance(fact, MetricRemoved):
+            self.remove(fact.name)
 
     def remove(self, name: str) -> None:
         """Forget a removed card's history."""

@@ -3,7 +3,8 @@
 Appending runs one Lua script (app/hubs/lua/append.lua): it adds each fact to the stream
 `<prefix>:events` (trimmed to about the replay window; the stream id is the SSE id) and folds
 it into the state kept in Redis (`:metrics`, `:prev`, `:feed`, `:alerts`, `:alert-order`,
-`:version`, `:updated`), atomically, so a process that starts later loads a state that matches
+`:version`, `:updated`) and each card's history (`:history`, `:history:<card>:1` and `:60`,
+bounded by the card's retention), atomically, so a process that starts later loads a state that matches
 an exact stream position. Each stream entry also records whether it created its card or banner
 and the value it replaced, so any process can render any entry the same way, live or when
 replaying history.
@@ -38,6 +39,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
 from app.domain.events import Change, Event
+from app.domain.history import BUCKET_SECONDS, History, Row
 from app.domain.ids import id_key, parse_id
 from app.domain.model import (
     ActivityAdded,
@@ -79,6 +81,7 @@ KEY_NAMES = (
     "seq",
     "metric_order",
     "updated",
+    "history",
 )
 """The keys of one dashboard, `<prefix>:<name>` (with `-` for `_`), in the order they are passed.
 Each script binds KEYS to these very names at its top; `load_script` refuses one that does not."""
@@ -122,15 +125,16 @@ _LOAD = load_script("load.lua")
 _SEED = load_script("seed.lua", SEED_ARGV)
 
 
-def _kind(fact: Fact) -> tuple[str, str, bytes]:
+def _kind(fact: Fact, retention: Callable[[str], int]) -> tuple[str, str, bytes]:
     """append.lua's kind for `fact`, the key it folds under and its guard; `TypeError` for a fact
     it has no fold for (a guess would fold it as something else, in every process, for good).
 
     A stale mark's guard is the exact payload of the point it marks (what the Python fold,
     `state.is_stale_of`, compares by value and ts): it folds only while that point is newest.
+    A point's is the seconds of history its card keeps (`retention(name)`).
     """
     if isinstance(fact, MetricUpdated):
-        return METRIC, fact.name, b""
+        return METRIC, fact.name, str(retention(fact.name)).encode()
     if isinstance(fact, ActivityAdded):
         return ACTIVITY, fact.key, b""
     if isinstance(fact, AlertRaised):
@@ -174,6 +178,8 @@ class RedisHub:
         self._load = self._redis.register_script(_LOAD)
         self._seed = self._redis.register_script(_SEED)
         self._sink: Sink | None = None
+        self._retention = History().retention
+        """Seconds of history each card keeps: the dashboard's, once started."""
         self._last = "0-0"
         self._lag = 0.0
         self._waiters: list[tuple[tuple[int, int], asyncio.Future[None]]] = []
@@ -186,11 +192,13 @@ class RedisHub:
 
     async def start(self, sink: Sink) -> None:
         self._sink = sink
+        self._retention = sink.history.retention
         try:
-            version, metrics, prev, feed, alerts, updated = await self._load(keys=self._keys)
+            version, metrics, prev, feed, alerts, updated, histories = await self._load(keys=self._keys)
         except RedisError as exc:
             raise HubUnavailable(f"redis: cannot load the dashboard state: {exc}") from exc
         state = _state(version.decode(), metrics, prev, feed, alerts, updated.decode())
+        sink.history.restore(_history_rows(histories))
         self._last = state.version or "0-0"
         sink.restore(state, [], self._last)
 
@@ -203,7 +211,7 @@ class RedisHub:
             return []
         args: list[EncodableT] = [self._window, self._feed_size, repr(max(fact.ts for fact in facts))]
         for fact in facts:
-            kind, key, guard = _kind(fact)
+            kind, key, guard = _kind(fact, self._retention)
             args.extend((kind, key, _encode(fact), guard))
         self.check_accepting()
         raw = await self._run_append(args)
@@ -428,3 +436,17 @@ def _state(
     else:  # kept by a livedash from before `:updated`: the newest of what is still there
         newest = max([v.ts for v in values] + [i.ts for i in items] + [a.ts for a in banners], default=0.0)
     return StateData(version, values, items, banners, newest)
+
+
+def _history_rows(histories: list[list[Any]]) -> list[Row]:
+    """load.lua's (name, raw members, bucket members) per card, as the rows `History` restores."""
+    rows = []
+    for name, raw, buckets in histories:
+        card = name.decode()
+        for res, members in ((1, raw), (BUCKET_SECONDS, buckets)):
+            for member in members:
+                ts, low, high, last, count, last_ts = member.decode().split("|")
+                rows.append(
+                    Row(card, res, int(ts), float(low), float(high), float(last), int(count), float(last_ts))
+                )
+    return rows

@@ -112,13 +112,9 @@ class Dashboard:
     def deliver(self, events: Sequence[Event]) -> list[Entry]:
         """Fold committed events into the state, encode each once, fan the bytes out."""
         entries = []
-        history = self.history
         for event in events:
             fact = event.fact
-            if isinstance(fact, MetricUpdated):  # before the card renders: its sparkline shows it
-                history.add(fact.name, fact.ts, fact.value)
-            elif isinstance(fact, MetricRemoved):
-                history.remove(fact.name)
+            self.history.apply(fact)  # before the card renders: its sparkline shows the point
             entry = self.frames.encode(event, self.state.apply(fact))
             self.state.version = event.id
             entries.append(entry)

@@ -3,8 +3,8 @@
 --
 -- KEYS and the fixed ARGV are bound by name below, in the order app/hubs/redis.py passes them
 -- (KEY_NAMES, SEED_ARGV); it refuses to load this file if the names differ.
-local events, metrics, prev, feed, alerts, alert_order, version, seq, metric_order, updated =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local events, metrics, prev, feed, alerts, alert_order, version, seq, metric_order, updated, history =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local at_version, updated_at = ARGV[1], ARGV[2]
 
 -- Then three counted lists, from FIRST_LIST on: n, (name, payload, replaced payload or '') * n;
