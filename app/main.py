@@ -38,6 +38,7 @@ from app.web.asgi import StreamsFirst
 from app.web.metrics import IngestCounts, make_registry
 from app.web.routes.deps import provide_dashboard
 from app.web.routes.health import healthz, readyz
+from app.web.routes.history import card_chart, card_page, metric_history
 from app.web.routes.ingest import ingest_router
 from app.web.routes.metrics import metrics
 from app.web.routes.pages import index
@@ -138,6 +139,9 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
     app = Litestar(
         route_handlers=[
             index,
+            card_page,
+            card_chart,
+            metric_history,
             healthz,
             readyz,
             metrics,

@@ -25,7 +25,13 @@ def test_openapi_schema_lists_the_ingest_api(server: LiveServer) -> None:
         "/api/alerts": ["post"],
         "/api/alerts/{alert_id}": ["delete"],
         "/api/metrics/{name}": ["delete"],
+        "/api/metrics/{name}/history": ["get"],
     }
+    history = schema["paths"]["/api/metrics/{name}/history"]["get"]
+    assert [(p["name"], p["in"]) for p in history["parameters"]] == [("name", "path"), ("range", "query")]
+    ok = history["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/HistoryOut")
+    assert set(schema["components"]["schemas"]["HistoryOut"]["properties"]) == {"metric", "range", "points"}
 
 
 def test_healthz_answers(server: LiveServer) -> None:
