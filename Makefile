@@ -54,9 +54,10 @@ test: $(VENV)/.dev-stamp chromium redis-server check
 bench: $(VENV)/.dev-stamp
 	$(BIN)/python -m bench
 
-# Refresh the README's screenshot (the browser test that takes it).
+# Refresh the README's screenshots (the browser tests that take them).
 screenshot: $(VENV)/.dev-stamp chromium
 	LIVEDASH_SCREENSHOT=docs/screenshot.png $(BIN)/pytest -q tests/browser/test_screenshot.py
+	LIVEDASH_HISTORY_SHOTS=docs $(BIN)/pytest -q tests/browser/test_history.py
 
 # Regenerate the pinned requirements from pyproject.toml (tests/test_requirements.py
 # fails when they drift apart).
