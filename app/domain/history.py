@@ -16,6 +16,8 @@ card that went quiet still shows what it last saw (its stale badge says it is ol
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -59,6 +61,15 @@ class Row(NamedTuple):
     samples: int
     """How many points fell in it (the count of the roll-up)."""
     last_ts: float
+
+
+class Columns(NamedTuple):
+    """Points as four lists of equal length, oldest first."""
+
+    ts: list[int]
+    min: list[float]
+    max: list[float]
+    last: list[float]
 
 
 class Changes(NamedTuple):
@@ -108,8 +119,11 @@ class Series:
         if second <= end - RAW_SECONDS:
             pass  # too old for the raw series; its bucket still counts it
         elif cell is None:
+            late = bool(self.raw) and second < next(reversed(self.raw))
             self.raw[second] = _Cell(value, ts)
             self.low[0] = min(self.low[0], second)
+            if late:  # kept in time order, so reading a range never sorts
+                self.raw = dict(sorted(self.raw.items()))
         elif ts >= cell.last_ts:  # a newer point in the same second replaces the older
             cell.min = cell.max = cell.last = value
             cell.last_ts = ts
@@ -117,8 +131,11 @@ class Series:
         start = second - second % BUCKET_SECONDS
         bucket = self.buckets.get(start)
         if bucket is None:
+            late = bool(self.buckets) and start < next(reversed(self.buckets))
             self.buckets[start] = _Cell(value, ts)
             self.low[1] = min(self.low[1], start)
+            if late:
+                self.buckets = dict(sorted(self.buckets.items()))
         else:
             bucket.min = min(bucket.min, value)
             bucket.max = max(bucket.max, value)
@@ -146,13 +163,21 @@ class Series:
     def points(self, seconds: int) -> list[Point]:
         """The points of the last `seconds` up to the newest point, oldest first: raw seconds
         when the raw series covers the range, roll-up buckets otherwise."""
+        return list(map(Point, *self.columns(seconds)))
+
+    def columns(self, seconds: int) -> Columns:
+        """`points` as four lists (ts, min, max, last): what drawing reads, without a tuple per point."""
         if not self.raw:
-            return []
+            return Columns([], [], [], [])
         since = int(self.newest // 1) - seconds
         if seconds <= RAW_SECONDS:
-            return [Point(s, c.min, c.max, c.last) for s, c in sorted(self.raw.items()) if s > since]
-        since -= since % BUCKET_SECONDS  # the bucket holding the range's first second
-        return [Point(s, c.min, c.max, c.last) for s, c in sorted(self.buckets.items()) if s >= since]
+            cells, first = self.raw, since + 1
+        else:
+            cells, first = self.buckets, since - since % BUCKET_SECONDS  # the range's first bucket
+        keys = list(cells)
+        start = bisect.bisect_left(keys, first)
+        held = list(cells.values())[start:] if start else list(cells.values())
+        return Columns(keys[start:], [c.min for c in held], [c.max for c in held], [c.last for c in held])
 
     def rows(self, name: str, keys: Iterable[tuple[int, int]]) -> list[Row]:
         """Stored rows for (res, ts) keys; a key no longer held is left out."""
@@ -217,8 +242,8 @@ class History:
         if series is None:
             return EMPTY_SPARK
         if series.spark is None:
-            points = series.points(RANGES[SPARK_RANGE])
-            series.spark = chart(points, SPARK_WIDTH, SPARK_HEIGHT, card.warn, card.crit, card.bad)
+            drawn = series.columns(RANGES[SPARK_RANGE])
+            series.spark = draw(drawn, SPARK_WIDTH, SPARK_HEIGHT, card.warn, card.crit, card.bad)
         return series.spark
 
     def take_changes(self) -> Changes:
@@ -256,14 +281,30 @@ def downsample(points: Sequence[Point], limit: int) -> list[Point]:
     """Exactly `limit` points when there are more: consecutive runs of nearly equal length
     merged (the first one's time, min of mins, max of maxes, the last one's last), so a spike
     survives however much is merged."""
-    count = len(points)
+    return list(map(Point, *downsample_columns(to_columns(points), limit)))
+
+
+def to_columns(points: Sequence[Point]) -> Columns:
+    """Points as `Columns`."""
+    return Columns(
+        [p.ts for p in points], [p.min for p in points], [p.max for p in points], [p.last for p in points]
+    )
+
+
+def downsample_columns(columns: Columns, limit: int) -> Columns:
+    """`downsample` on columns (slices and the builtins' min and max: no loop in Python per point)."""
+    count = len(columns.ts)
     if count <= limit:
-        return list(points)
-    merged = []
-    for slot in range(limit):
-        run = points[slot * count // limit : (slot + 1) * count // limit]
-        merged.append(Point(run[0].ts, min(p.min for p in run), max(p.max for p in run), run[-1].last))
-    return merged
+        return columns
+    ts, mins, maxs, lasts = columns
+    bounds = [slot * count // limit for slot in range(limit + 1)]
+    runs = list(itertools.pairwise(bounds))
+    return Columns(
+        [ts[a] for a, _ in runs],
+        [min(mins[a:b]) for a, b in runs],
+        [max(maxs[a:b]) for a, b in runs],
+        [lasts[b - 1] for _, b in runs],
+    )
 
 
 class Summary(NamedTuple):
@@ -326,35 +367,47 @@ def chart(
     points by time (a single point is drawn at the right edge). Threshold bands cover the part
     of the box where a value would be at warn or crit, clipped to the box.
     """
-    drawn = downsample(points, limit)
-    summary = summarize(drawn)
-    if summary is None:
+    return draw(to_columns(points), width, height, warn, crit, bad, limit, area)
+
+
+def draw(
+    columns: Columns,
+    width: int,
+    height: int,
+    warn: float | None = None,
+    crit: float | None = None,
+    bad: str = "high",
+    limit: int = SPARK_POINTS,
+    area: bool = False,
+) -> Chart:
+    """`chart` on columns: what the sparkline and the detail chart call, once per change."""
+    ts, mins, maxs, lasts = downsample_columns(columns, limit)
+    if not ts:
         return Chart(width, height, 0, "", "", [], None)
+    summary = Summary(min(mins), math.fsum(lasts) / len(lasts), max(maxs), lasts[-1])
     lo, hi = _half(summary.min), _half(summary.max)
     if hi == lo:  # flat: the line in the middle, bands still on the right side of it
         pad = max(abs(lo) / 10, 0.5)
         lo, hi = lo - pad, hi + pad
-    span = hi - lo
-    first, last_ts = drawn[0].ts, drawn[-1].ts
-    duration = last_ts - first
-
-    def x(ts: int) -> int:
-        return width if duration == 0 else round((ts - first) / duration * width)
+    scale = height / (hi - lo)
+    first = ts[0]
+    duration = ts[-1] - first
+    xs = [width] * len(ts) if duration == 0 else [round((t - first) * width / duration) for t in ts]
 
     def y(value: float) -> int:
-        fraction = (_half(value) - lo) / span
-        return round(height - max(-1.0, min(2.0, fraction)) * height)
+        # Clamped to a box's height beyond either edge, so a far threshold stays a number.
+        return round(height - max(-height, min(2 * height, (value / 2 - lo) * scale)))
+
+    line = " ".join([f"{x},{y(v)}" for x, v in zip(xs, lasts, strict=True)])
+    shape = ""
+    if area:
+        top = [f"{x},{y(v)}" for x, v in zip(xs, maxs, strict=True)]
+        bottom = [f"{x},{y(v)}" for x, v in zip(reversed(xs), reversed(mins), strict=True)]
+        shape = " ".join(top + bottom)
 
     def edge(value: float | None, default: int) -> int:
         return default if value is None else min(height, max(0, y(value)))
 
-    line = " ".join(f"{x(p.ts)},{y(p.last)}" for p in drawn)
-    shape = ""
-    if area:
-        top = [f"{x(p.ts)},{y(p.max)}" for p in drawn]
-        bottom = [f"{x(p.ts)},{y(p.min)}" for p in reversed(drawn)]
-        shape = " ".join(top + bottom)
-    bands = []
     if bad == "high":  # bad is up: critical above crit, warning between warn and crit
         spans = [("warning", edge(crit, 0), edge(warn, 0)), ("critical", 0, edge(crit, 0))]
     else:
@@ -362,10 +415,12 @@ def chart(
             ("warning", edge(warn, height), edge(crit, height)),
             ("critical", edge(crit, height), height),
         ]
-    for (level, top_y, bottom_y), threshold in zip(spans, (warn, crit), strict=True):
-        if threshold is not None and bottom_y > top_y:
-            bands.append(Band(level, top_y, bottom_y - top_y))
-    return Chart(width, height, len(drawn), line, shape, bands, summary)
+    bands = [
+        Band(level, top_y, bottom_y - top_y)
+        for (level, top_y, bottom_y), threshold in zip(spans, (warn, crit), strict=True)
+        if threshold is not None and bottom_y > top_y
+    ]
+    return Chart(width, height, len(ts), line, shape, bands, summary)
 
 
 EMPTY_SPARK = Chart(SPARK_WIDTH, SPARK_HEIGHT, 0, "", "", [], None)

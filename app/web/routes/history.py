@@ -17,7 +17,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Template
 
-from app.domain.history import RANGES, chart
+from app.domain.history import RANGES, Columns, draw
 from app.domain.model import NAME_PATTERN
 from app.service.dashboard import Dashboard
 from app.web.validation import bad_input
@@ -70,11 +70,12 @@ def metric_history(dashboard: Dashboard, name: Name, range_name: RangeName = "15
     return HistoryOut(name, range_name, [(p.ts, p.min, p.max, p.last) for p in points])
 
 
-def _chart_context(dashboard: Dashboard, name: str, range_name: str) -> dict[str, object]:
+def chart_context(dashboard: Dashboard, name: str, range_name: str) -> dict[str, object]:
     card = dashboard.board.card(name)
-    points = dashboard.history.points(name, _seconds(range_name))
-    drawn = chart(
-        points, CHART_WIDTH, CHART_HEIGHT, card.warn, card.crit, card.bad, limit=CHART_POINTS, area=True
+    series = dashboard.history.series.get(name)
+    columns = series.columns(_seconds(range_name)) if series else Columns([], [], [], [])
+    drawn = draw(
+        columns, CHART_WIDTH, CHART_HEIGHT, card.warn, card.crit, card.bad, limit=CHART_POINTS, area=True
     )
     return {"name": name, "card": card, "range": range_name, "ranges": list(RANGES), "chart": drawn}
 
@@ -87,7 +88,7 @@ def _chart_context(dashboard: Dashboard, name: str, range_name: str) -> dict[str
 )
 def card_page(dashboard: Dashboard, name: Name, range_name: RangeName = "15m") -> Template:
     """A card's detail page: its chart over a range, the figures beside it, updating live."""
-    context = _chart_context(dashboard, name, range_name)
+    context = chart_context(dashboard, name, range_name)
     _known(dashboard, name)
     state = dashboard.state
     context.update(
@@ -109,6 +110,6 @@ def card_page(dashboard: Dashboard, name: Name, range_name: RangeName = "15m") -
 )
 def card_chart(dashboard: Dashboard, name: Name, range_name: RangeName = "15m") -> Template:
     """The detail chart alone: the page fetches it again when the card's event arrives."""
-    context = _chart_context(dashboard, name, range_name)
+    context = chart_context(dashboard, name, range_name)
     _known(dashboard, name)
     return Template("partials/card_chart.html", context=context)
