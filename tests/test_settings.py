@@ -32,6 +32,7 @@ def test_environment_overrides_with_conversion() -> None:
         ({"PORT": "70000"}, "PORT"),
         ({"LIVEDASH_PORT": "abc"}, "LIVEDASH_PORT"),
         ({"LIVEDASH_DEMO_INTERVAL": "inf"}, "LIVEDASH_DEMO_INTERVAL"),
+        ({"LIVEDASH_HISTORY_SECONDS": "60"}, "LIVEDASH_HISTORY_SECONDS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
@@ -130,3 +131,8 @@ def test_an_ingest_token_turns_the_demo_off_unless_asked_for() -> None:
     assert Settings.from_env({"LIVEDASH_INGEST_TOKEN": "s3cret"}).demo is False
     assert Settings.from_env({"LIVEDASH_INGEST_TOKEN": "s3cret", "LIVEDASH_DEMO": "1"}).demo is True
     assert Settings.from_env({}).demo is True
+
+
+def test_history_is_kept_a_day_unless_set() -> None:
+    assert Settings.from_env({}).history_seconds == 86400
+    assert Settings.from_env({"LIVEDASH_HISTORY_SECONDS": "3600"}).history_seconds == 3600
