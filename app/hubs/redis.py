@@ -373,6 +373,13 @@ class RedisHub:
         args.append(len(state.alerts))
         for alert in state.alerts:
             args.extend((alert.id, _encode(alert)))
+        series = self._sink.history.series
+        args.append(len(series))
+        for name, held in series.items():
+            rows = held.all_rows(name)
+            args.extend((name, _exact(held.newest), len(rows)))
+            for row in rows:
+                args.extend((row.res, row.ts, _member(row)))
         if await self._seed(keys=self._keys, args=args):
             log.warning("redis had no dashboard state; restored it from this process (at %s)", state.version)
 
@@ -436,6 +443,17 @@ def _state(
     else:  # kept by a livedash from before `:updated`: the newest of what is still there
         newest = max([v.ts for v in values] + [i.ts for i in items] + [a.ts for a in banners], default=0.0)
     return StateData(version, values, items, banners, newest)
+
+
+def _exact(number: float) -> str:
+    """A float as append.lua writes it (`%.17g`): read back, the very same number."""
+    return format(number, ".17g")
+
+
+def _member(row: Row) -> str:
+    """A history row as append.lua stores it: 'ts|min|max|last|count|last_ts'."""
+    numbers = "|".join(_exact(value) for value in (row.min, row.max, row.last))
+    return f"{row.ts}|{numbers}|{row.samples}|{_exact(row.last_ts)}"
 
 
 def _history_rows(histories: list[list[Any]]) -> list[Row]:
