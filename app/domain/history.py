@@ -364,7 +364,7 @@ def chart(
     """The geometry of `points` in a `width` x `height` box, integer coordinates.
 
     The y scale spans the points' min..max (a flat series sits in the middle); x spreads the
-    points by time (a single point is drawn at the right edge). Threshold bands cover the part
+    points by time (a single point is a level line across the box). Threshold bands cover the part
     of the box where a value would be at warn or crit, clipped to the box.
     """
     return draw(to_columns(points), width, height, warn, crit, bad, limit, area)
@@ -392,7 +392,11 @@ def draw(
     scale = height / (hi - lo)
     first = ts[0]
     duration = ts[-1] - first
-    xs = [width] * len(ts) if duration == 0 else [round((t - first) * width / duration) for t in ts]
+    if duration == 0:  # one point: a level line across the box, so it shows
+        ts, mins, maxs, lasts = ts * 2, mins * 2, maxs * 2, lasts * 2
+        xs = [0, width]
+    else:
+        xs = [round((t - first) * width / duration) for t in ts]
 
     def y(value: float) -> int:
         # Clamped to a box's height beyond either edge, so a far threshold stays a number.
@@ -420,7 +424,7 @@ def draw(
         for (level, top_y, bottom_y), threshold in zip(spans, (warn, crit), strict=True)
         if threshold is not None and bottom_y > top_y
     ]
-    return Chart(width, height, len(ts), line, shape, bands, summary)
+    return Chart(width, height, 1 if duration == 0 else len(ts), line, shape, bands, summary)
 
 
 EMPTY_SPARK = Chart(SPARK_WIDTH, SPARK_HEIGHT, 0, "", "", [], None)

@@ -115,8 +115,9 @@ def test_a_flat_series_is_a_line_in_the_middle() -> None:
     assert chart(points, 100, 20).line == "0,10 50,10 100,10"
 
 
-def test_a_single_point_sits_at_the_right_edge_in_the_middle() -> None:
-    assert chart([Point(T0, 3.0, 3.0, 3.0)], 100, 20).line == "100,10"
+def test_a_single_point_is_a_level_line_across_the_middle() -> None:
+    single = chart([Point(T0, 3.0, 3.0, 3.0)], 100, 20, area=True)
+    assert (single.line, single.area, single.drawn) == ("0,10 100,10", "0,10 100,10 100,10 0,10", 1)
 
 
 def test_negative_values_scale_like_any_others() -> None:
@@ -128,7 +129,7 @@ def test_huge_values_stay_finite() -> None:
     points = [Point(T0, -1e308, -1e308, -1e308), Point(T0 + 1, 1e308, 1e308, 1e308)]
     assert chart(points, 10, 20).line == "0,20 10,0"
     flat = [Point(T0, 1e308, 1e308, 1e308)]
-    assert chart(flat, 10, 20).line == "10,10"
+    assert chart(flat, 10, 20).line == "0,10 10,10"
 
 
 def test_no_points_draw_nothing() -> None:
