@@ -71,6 +71,8 @@ def metric_history(dashboard: Dashboard, name: Name, range_name: RangeName = "15
 
 
 def chart_context(dashboard: Dashboard, name: str, range_name: str) -> dict[str, object]:
+    """What `partials/card_chart.html` draws, shared by the page and the fragment it re-fetches
+    (and by bench/detail_render.py), so both render the very same chart; 400 for a bad range."""
     card = dashboard.board.card(name)
     series = dashboard.history.series.get(name)
     columns = series.columns(_seconds(range_name)) if series else Columns([], [], [], [])
