@@ -61,11 +61,12 @@ test: $(VENV)/.dev-stamp chromium redis-server check
 bench: $(VENV)/.dev-stamp
 	$(BIN)/python -m bench
 
-# Refresh the README's screenshots (the browser tests that take them): the busy demo, and
-# light, dark, phone and kiosk.
+# Refresh the README's screenshots (the browser tests that take them): the busy demo; light,
+# dark, phone and kiosk; a card's sparkline and its detail page.
 screenshot: $(VENV)/.dev-stamp chromium
 	LIVEDASH_SCREENSHOT=docs/screenshot.png $(BIN)/pytest -q tests/browser/test_screenshot.py
 	LIVEDASH_SCREENSHOT_DIR=docs $(BIN)/pytest -q tests/browser/test_kiosk.py -k screenshots
+	LIVEDASH_HISTORY_SHOTS=docs $(BIN)/pytest -q tests/browser/test_history.py
 
 # Regenerate the pinned requirements from pyproject.toml (tests/test_requirements.py
 # fails when they drift apart).

@@ -45,6 +45,7 @@ from app.web.gate import Gate
 from app.web.metrics import IngestCounts, make_registry
 from app.web.routes.deps import provide_dashboard, provide_viewers
 from app.web.routes.health import healthz, readyz, redact_hosts
+from app.web.routes.history import card_chart, card_page, metric_history
 from app.web.routes.ingest import ingest_router
 from app.web.routes.links import links_router
 from app.web.routes.login import login, login_page, logout, open_link
@@ -190,6 +191,9 @@ def create_app(settings: Settings | None = None) -> StreamsFirst:
         route_handlers=[
             index,
             styleguide,
+            card_page,
+            card_chart,
+            metric_history,
             healthz,
             readyz,
             metrics,

@@ -98,6 +98,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     replay_window: Annotated[int, msgspec.Meta(ge=10)] = 5000
     """Events kept for clients that resume with `Last-Event-ID`; older ids get a snapshot."""
 
+    history_seconds: Annotated[int, msgspec.Meta(ge=900, le=31_536_000)] = 86400
+    """Seconds of each card's history kept as 1 min roll-ups (the last 15 min are also kept
+    per second); a card's `history` in the dashboard file overrides it."""
+
     heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=55)] = 15.0
     """Longest silence on a stream; proxies drop idle connections after 55-100 s."""
 

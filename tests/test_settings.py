@@ -32,6 +32,7 @@ def test_environment_overrides_with_conversion() -> None:
         ({"PORT": "70000"}, "PORT"),
         ({"LIVEDASH_PORT": "abc"}, "LIVEDASH_PORT"),
         ({"LIVEDASH_DEMO_INTERVAL": "inf"}, "LIVEDASH_DEMO_INTERVAL"),
+        ({"LIVEDASH_HISTORY_SECONDS": "60"}, "LIVEDASH_HISTORY_SECONDS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
@@ -214,3 +215,8 @@ def test_dev_mode_is_off_unless_asked_for_and_brings_the_style_guide() -> None:
     assert (asked.dev, asked.styleguide_on) == (False, True)
     with pytest.raises(SettingsError, match=r"^LIVEDASH_DEV: "):
         Settings.from_env({"LIVEDASH_DEV": "sometimes"})
+
+
+def test_history_is_kept_a_day_unless_set() -> None:
+    assert Settings.from_env({}).history_seconds == 86400
+    assert Settings.from_env({"LIVEDASH_HISTORY_SECONDS": "3600"}).history_seconds == 3600

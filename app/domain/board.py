@@ -60,6 +60,8 @@ class Card(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     """Seconds a worse level must last before the rule raises (or escalates) its banner."""
     hysteresis: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     """How far back past a threshold a value must go before the rule lowers or resolves."""
+    history: Annotated[int, msgspec.Meta(ge=900, le=31_536_000)] | None = None
+    """Seconds of history kept for this card (default: `LIVEDASH_HISTORY_SECONDS`)."""
 
     def level(self, value: float, slack: float = 0.0) -> Level:
         """ok, warning or critical for `value`; `slack` moves the thresholds towards good."""
@@ -127,6 +129,10 @@ class Board(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def placed(self) -> frozenset[str]:
         """Names that have a place in a section (the others go after the sections)."""
         return frozenset(name for section in self.sections for name in section.cards)
+
+    def history_retention(self) -> dict[str, int]:
+        """Cards whose history is kept for other than the default, in seconds."""
+        return {name: card.history for name, card in self.cards.items() if card.history is not None}
 
     def watched(self) -> dict[str, Card]:
         """Cards the server must watch: those that go stale or alert."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 
 from app.domain.events import Change, Entry, Event
+from app.domain.history import History
 from app.domain.model import Fact
 from app.domain.state import StateData
 from app.domain.viewers import ViewerLink
@@ -28,6 +29,10 @@ class HubUnavailable(RuntimeError):
 
 class Sink(Protocol):
     """The receiving end of a hub: the dashboard of this process."""
+
+    history: History
+    """Every card's history, folded by `deliver`; a hub that stores it restores it at start
+    and writes what changed (`History.take_changes`)."""
 
     def restore(self, state: StateData | None, entries: Sequence[Entry], origin: str) -> None:
         """Start from a stored state and replay window (`origin` is the id before them)."""

@@ -36,7 +36,8 @@ class EmbeddedHub:
         if self._store is None:
             sink.restore(None, [], format_id(self._epoch, 0))
             return
-        stored = await self._store.open(sink.state_data)
+        stored = await self._store.open(sink.state_data, sink.history.take_changes)
+        sink.history.restore(stored.history)
         self._epoch, self._seq = stored.epoch, stored.last_seq
         before_first = id_key(stored.entries[0].id)[1] - 1 if stored.entries else self._seq
         sink.restore(stored.state, stored.entries, format_id(self._epoch, before_first))

@@ -3,7 +3,8 @@
 Appending runs one Lua script (app/hubs/lua/append.lua): it adds each fact to the stream
 `<prefix>:events` (trimmed to about the replay window; the stream id is the SSE id) and folds
 it into the state kept in Redis (`:metrics`, `:prev`, `:feed`, `:alerts`, `:alert-order`,
-`:version`, `:updated`), atomically, so a process that starts later loads a state that matches
+`:version`, `:updated`) and each card's history (`:history`, `:history:<card>:1` and `:60`,
+bounded by the card's retention), atomically, so a process that starts later loads a state that matches
 an exact stream position. Each stream entry also records whether it created its card or banner
 and the value it replaced, so any process can render any entry the same way, live or when
 replaying history.
@@ -44,6 +45,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
 from app.domain.events import Change, Event
+from app.domain.history import BUCKET_SECONDS, History, Row
 from app.domain.ids import id_key, parse_id
 from app.domain.model import (
     ActivityAdded,
@@ -88,6 +90,7 @@ KEY_NAMES = (
     "seq",
     "metric_order",
     "updated",
+    "history",
 )
 """The keys of one dashboard, `<prefix>:<name>` (with `-` for `_`), in the order they are passed.
 Each script binds KEYS to these very names at its top; `load_script` refuses one that does not."""
@@ -131,15 +134,16 @@ _LOAD = load_script("load.lua")
 _SEED = load_script("seed.lua", SEED_ARGV)
 
 
-def _kind(fact: Fact) -> tuple[str, str, bytes]:
+def _kind(fact: Fact, retention: Callable[[str], int]) -> tuple[str, str, bytes]:
     """append.lua's kind for `fact`, the key it folds under and its guard; `TypeError` for a fact
     it has no fold for (a guess would fold it as something else, in every process, for good).
 
     A stale mark's guard is the exact payload of the point it marks (what the Python fold,
     `state.is_stale_of`, compares by value and ts): it folds only while that point is newest.
+    A point's is the seconds of history its card keeps (`retention(name)`).
     """
     if isinstance(fact, MetricUpdated):
-        return METRIC, fact.name, b""
+        return METRIC, fact.name, str(retention(fact.name)).encode()
     if isinstance(fact, ActivityAdded):
         return ACTIVITY, fact.key, b""
     if isinstance(fact, AlertRaised):
@@ -183,6 +187,8 @@ class RedisHub:
         self._load = self._redis.register_script(_LOAD)
         self._seed = self._redis.register_script(_SEED)
         self._sink: Sink | None = None
+        self._retention = History().retention
+        """Seconds of history each card keeps: the dashboard's, once started."""
         self._last = "0-0"
         self._lag = 0.0
         self._waiters: list[tuple[tuple[int, int], asyncio.Future[None]]] = []
@@ -197,11 +203,13 @@ class RedisHub:
 
     async def start(self, sink: Sink) -> None:
         self._sink = sink
+        self._retention = sink.history.retention
         try:
-            version, metrics, prev, feed, alerts, updated = await self._load(keys=self._keys)
+            version, metrics, prev, feed, alerts, updated, histories = await self._load(keys=self._keys)
         except RedisError as exc:
             raise HubUnavailable(f"redis: cannot load the dashboard state: {exc}") from exc
         state = _state(version.decode(), metrics, prev, feed, alerts, updated.decode())
+        sink.history.restore(_history_rows(histories))
         self._last = state.version or "0-0"
         sink.restore(state, [], self._last)
 
@@ -214,7 +222,7 @@ class RedisHub:
             return []
         args: list[EncodableT] = [self._window, self._feed_size, repr(max(fact.ts for fact in facts))]
         for fact in facts:
-            kind, key, guard = _kind(fact)
+            kind, key, guard = _kind(fact, self._retention)
             args.extend((kind, key, _encode(fact), guard))
         self.check_accepting()
         raw = await self._run_append(args)
@@ -376,6 +384,13 @@ class RedisHub:
         args.append(len(state.alerts))
         for alert in state.alerts:
             args.extend((alert.id, _encode(alert)))
+        series = self._sink.history.series
+        args.append(len(series))
+        for name, held in series.items():
+            rows = held.all_rows(name)
+            args.extend((name, _exact(held.newest), len(rows)))
+            for row in rows:
+                args.extend((row.res, row.ts, _member(row)))
         if await self._seed(keys=self._keys, args=args):
             log.warning("redis had no dashboard state; restored it from this process (at %s)", state.version)
 
@@ -514,3 +529,28 @@ def _state(
 
 def _with_seen(link: ViewerLink, seen: bytes | None) -> ViewerLink:
     return msgspec.structs.replace(link, last_seen=float(seen)) if seen else link
+
+
+def _exact(number: float) -> str:
+    """A float as append.lua writes it (`%.17g`): read back, the very same number."""
+    return format(number, ".17g")
+
+
+def _member(row: Row) -> str:
+    """A history row as append.lua stores it: 'ts|min|max|last|count|last_ts'."""
+    numbers = "|".join(_exact(value) for value in (row.min, row.max, row.last))
+    return f"{row.ts}|{numbers}|{row.samples}|{_exact(row.last_ts)}"
+
+
+def _history_rows(histories: list[list[Any]]) -> list[Row]:
+    """load.lua's (name, raw members, bucket members) per card, as the rows `History` restores."""
+    rows = []
+    for name, raw, buckets in histories:
+        card = name.decode()
+        for res, members in ((1, raw), (BUCKET_SECONDS, buckets)):
+            for member in members:
+                ts, low, high, last, count, last_ts = member.decode().split("|")
+                rows.append(
+                    Row(card, res, int(ts), float(low), float(high), float(last), int(count), float(last_ts))
+                )
+    return rows

@@ -13,7 +13,9 @@ The file holds:
 - `viewer_links`: the revocable links that log screens in (their secrets' hashes only);
 - `state`: one row, the current state as msgpack (`StateData`): small (capped by
   `LIVEDASH_MAX_METRICS`, `LIVEDASH_FEED_SIZE`, `LIVEDASH_MAX_ALERTS`) and always consistent
-  with the newest stored event.
+  with the newest stored event;
+- `history`: each card's raw seconds and roll-up buckets (app/domain/history.py), one row
+  each, upserted as they change and trimmed to the card's retention in the same transaction.
 
 One process owns the file: it holds an exclusive lock on `<path>.lock` while it runs, so a
 second worker on the same file refuses to start instead of splitting the dashboard in two.
@@ -34,6 +36,7 @@ from typing import IO, Any, NamedTuple, TypeVar
 import msgspec
 
 from app.domain.events import Entry
+from app.domain.history import Changes, Row
 from app.domain.ids import format_id
 from app.domain.state import StateData
 from app.domain.viewers import ViewerLink
@@ -49,6 +52,7 @@ SCHEMA_VERSION = 1
 
 _state_encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(StateData)
+_NO_CHANGES = Changes([], [], [])
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,6 +62,10 @@ CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), data BL
 CREATE TABLE IF NOT EXISTS viewer_links (
     id TEXT PRIMARY KEY, label TEXT NOT NULL, secret_hash TEXT NOT NULL,
     created_at REAL NOT NULL, last_seen REAL);
+CREATE TABLE IF NOT EXISTS history (
+    name TEXT NOT NULL, res INTEGER NOT NULL, ts INTEGER NOT NULL,
+    min REAL NOT NULL, max REAL NOT NULL, last REAL NOT NULL, count INTEGER NOT NULL, last_ts REAL NOT NULL,
+    PRIMARY KEY (name, res, ts)) WITHOUT ROWID;
 """
 
 
@@ -72,6 +80,7 @@ class Stored(NamedTuple):
     last_seq: int
     state: StateData | None
     entries: list[Entry]
+    history: list[Row]
 
 
 class SqliteStore:
@@ -85,7 +94,9 @@ class SqliteStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livedash-sqlite")
         self._rows: list[tuple[int, str | None, bytes, bytes]] = []
         self._snapshot: Callable[[], StateData] | None = None
+        self._history: Callable[[], Changes] | None = None
         self._dirty = asyncio.Event()
+        self._held: Changes | None = None
         self._last_seq = 0
         self.error: str | None = None
         """Why the last write failed, for /readyz; None while writes succeed."""
@@ -95,12 +106,16 @@ class SqliteStore:
 
     # --- start-up --------------------------------------------------------------------
 
-    async def open(self, snapshot: Callable[[], StateData]) -> Stored:
+    async def open(
+        self, snapshot: Callable[[], StateData], history: Callable[[], Changes] | None = None
+    ) -> Stored:
         """Lock, open (or create) and read the file; `StoreError` says why it cannot.
 
-        Each batch written stores the state `snapshot()` returns at that moment.
+        Each batch written stores the state `snapshot()` returns at that moment, and the
+        history `history()` says changed since the last batch.
         """
         self._snapshot = snapshot
+        self._history = history
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._open)
 
     def _open(self) -> Stored:
@@ -159,7 +174,13 @@ class SqliteStore:
         (last_seq,) = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         blob = db.execute("SELECT data FROM state WHERE id = 1").fetchone()
         state = _state_decoder.decode(blob[0]) if blob else None
-        return Stored(epoch, int(last_seq), state, entries)
+        history = [
+            Row(*row)
+            for row in db.execute(
+                "SELECT name, res, ts, min, max, last, count, last_ts FROM history ORDER BY name, res, ts"
+            )
+        ]
+        return Stored(epoch, int(last_seq), state, entries, history)
 
     def probe(self) -> None:
         """Open, read and release the file at once (`python -m app` does, before uvicorn
@@ -196,13 +217,22 @@ class SqliteStore:
         self._dirty.clear()
         rows, self._rows = self._rows, []
         blob = _state_encoder.encode(self._snapshot())  # taken on the loop: consistent with rows
+        history = self._history() if self._history else _NO_CHANGES
+        if self._held is not None:  # a failed batch's history goes first
+            history = Changes(
+                self._held.rows + history.rows,
+                self._held.removed + history.removed,
+                self._held.trims + history.trims,
+            )
+            self._held = None
         started = time.perf_counter()
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._write, rows, blob)
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._write, rows, blob, history)
         except (sqlite3.Error, OSError) as exc:
             self.error = f"sqlite: cannot write {self.path}: {exc}"
             log.error("%s; will retry", self.error)
             self._rows[:0] = rows  # keep them, in order, for the next attempt
+            self._held = history
             self._dirty.set()
             await asyncio.sleep(1.0)
         else:
@@ -210,7 +240,7 @@ class SqliteStore:
             self.commits += 1
             self.commit_seconds += time.perf_counter() - started
 
-    def _write(self, rows: list[tuple[int, str | None, bytes, bytes]], blob: bytes) -> None:
+    def _write(self, rows: list[tuple[int, str | None, bytes, bytes]], blob: bytes, history: Changes) -> None:
         db = self._db
         assert db is not None
         with db:
@@ -219,6 +249,16 @@ class SqliteStore:
             if rows:
                 db.execute("DELETE FROM events WHERE seq <= ?", (rows[-1][0] - self._window,))
             db.execute("INSERT OR REPLACE INTO state (id, data) VALUES (1, ?)", (blob,))
+            db.executemany("DELETE FROM history WHERE name = ?", [(name,) for name in history.removed])
+            db.executemany(
+                "INSERT OR REPLACE INTO history (name, res, ts, min, max, last, count, last_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                history.rows,
+            )
+            db.executemany(
+                "DELETE FROM history WHERE name = ? AND ((res = 1 AND ts <= ?) OR (res > 1 AND ts <= ?))",
+                history.trims,
+            )
 
     # --- viewer links: rare, small, written at once on the store's thread ---------------
 

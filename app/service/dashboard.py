@@ -19,6 +19,7 @@ from prometheus_client import Histogram
 
 from app.domain.board import Board
 from app.domain.events import Entry, Event
+from app.domain.history import History
 from app.domain.model import (
     ActivityAdded,
     ActivityIn,
@@ -67,7 +68,8 @@ class Dashboard:
         self.board = board or Board()
         self.hub: Hub = hub or EmbeddedHub()
         self.state = DashboardState(settings.feed_size)
-        self.frames = FrameEncoder(renderer, self.board)
+        self.history = History(settings.history_seconds, self.board.history_retention())
+        self.frames = FrameEncoder(renderer, self.board, self.history)
         self.streams = Streams(
             self.state,
             self.frames,
@@ -114,6 +116,7 @@ class Dashboard:
         entries = []
         for event in events:
             fact = event.fact
+            self.history.apply(fact)  # before the card renders: its sparkline shows the point
             entry = self.frames.encode(event, self.state.apply(fact))
             self.state.version = event.id
             entries.append(entry)

@@ -21,6 +21,7 @@ import msgspec
 
 from app.domain.board import Board
 from app.domain.events import Change, Entry, Event
+from app.domain.history import History
 from app.domain.model import (
     ActivityAdded,
     AlertRaised,
@@ -78,9 +79,12 @@ Redis, the process that timed it out could not see that point yet). No element l
 class FrameEncoder:
     """Turns facts and state into `Entry` frames, using the one set of partials."""
 
-    def __init__(self, renderer: Renderer, board: Board | None = None) -> None:
+    def __init__(
+        self, renderer: Renderer, board: Board | None = None, history: History | None = None
+    ) -> None:
         self._render = renderer.render
         self.board = board or Board()
+        self.history = history or History()
         self._placed = self.board.placed()
 
     def encode(self, event: Event, change: Change) -> Entry:
@@ -133,11 +137,17 @@ class FrameEncoder:
         raise TypeError(f"unknown fact {fact!r}")
 
     def _card(self, metric: MetricValue) -> str:
-        return self._render("partials/metric_card.html", metric=metric, name=metric.name, board=self.board)
+        return self._render(
+            "partials/metric_card.html",
+            metric=metric,
+            name=metric.name,
+            board=self.board,
+            history=self.history,
+        )
 
     def snapshot(self, state: DashboardState) -> Entry:
         """The whole current state as one event, for clients the replay window cannot serve."""
-        html = self._render("partials/snapshot.html", state=state, board=self.board)
+        html = self._render("partials/snapshot.html", state=state, board=self.board, history=self.history)
         payload = {
             "metrics": [
                 {"metric": m.name, "value": json_number(m.value), "ts": m.ts} for m in state.metrics.values()

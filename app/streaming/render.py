@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from app.domain.board import Board
+from app.domain.history import History
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -129,6 +130,7 @@ def make_environment(auto_reload: bool = False) -> jinja2.Environment:
     env.globals["build"] = ""  # create_app sets the running build's id (see build_id)
     env.globals["dev"] = False  # create_app: whether pages listen for `dev-reload` (dev mode)
     env.globals["board"] = Board()  # no dashboard file: callers with one pass their own `board`
+    env.globals["history"] = History()  # no points yet: callers pass the dashboard's `history`
     return env
 
 

@@ -169,3 +169,10 @@ def test_slack_moves_the_thresholds_towards_good() -> None:
     assert (high.level(290.0), high.level(290.0, slack=20)) == ("ok", "warning")
     assert (high.level(279.0, slack=20), high.level(785.0, slack=20)) == ("ok", "critical")
     assert (low.level(0.52), low.level(0.52, slack=0.05)) == ("ok", "warning")
+
+
+def test_a_card_may_keep_its_own_history_but_not_less_than_15_minutes() -> None:
+    board = decode_board("[cards.cpu]\nhistory = 3600\n")
+    assert board.card("cpu").history == 3600 and board.history_retention() == {"cpu": 3600}
+    with pytest.raises(BoardError, match=r"^dashboard.toml: cards.cpu.history: Expected `int` >= 900$"):
+        decode_board("[cards.cpu]\nhistory = 60\n")

@@ -12,6 +12,7 @@ import asyncio
 import pytest
 
 from app.domain.events import Change, Event
+from app.domain.history import History
 from app.domain.ids import id_key
 from app.domain.model import (
     ActivityAdded,
@@ -27,6 +28,7 @@ from app.domain.model import (
 from app.domain.state import DashboardState, MetricValue, StateData
 from app.service.dashboard import Dashboard
 from app.settings import Settings
+from app.streaming.frames import FrameEncoder
 from app.streaming.render import Renderer
 from app.streaming.replay import ReplayRing
 from app.streaming.streams import StreamFormat
@@ -118,10 +120,12 @@ async def test_every_fact_kind_folds_live_as_the_python_fold_does(
         origin = dashboard.state.version
         ids = await publish_batches(dashboard)
         assert dashboard.state_data() == folded(ids[-1])
-        expected = [
-            dashboard.frames.encode(Event(event_id, fact), change)
-            for event_id, (fact, change) in zip(ids, SCRIPT, strict=True)
-        ]
+        history = History(settings.history_seconds)
+        frames = FrameEncoder(renderer, dashboard.board, history)
+        expected = []
+        for event_id, (fact, change) in zip(ids, SCRIPT, strict=True):
+            history.apply(fact)  # each card frame draws the history as it was at its event
+            expected.append(frames.encode(Event(event_id, fact), change))
         assert dashboard.streams.ring.since(origin) == expected
 
 
@@ -239,3 +243,47 @@ async def test_a_fact_the_hub_does_not_know_fails_loudly_and_records_nothing(
     if backend.kind != "memory":
         async with running(backend.hub(), settings, renderer) as restarted:
             assert restarted.state_data() == kept
+
+
+HISTORY_FACTS: list[Fact] = [
+    MetricUpdated("cpu", 1.5, T + 0.2),
+    MetricUpdated("cpu", 2.5, T + 0.7),  # the same second, newer: replaces it
+    MetricUpdated("cpu", 9.0, T + 0.5),  # the same second, older: counted, not drawn
+    MetricUpdated("cpu", -0.1, T + 61.25),
+    *[MetricUpdated("cpu", float(i % 11) / 3, T + 100 + i * 13) for i in range(100)],  # 21 min
+    MetricUpdated("cpu", 1e300, T + 500),  # late, but within the kept range
+    MetricUpdated("cpu", 4.0, T - 90_000),  # older than anything kept: ignored
+    MetricUpdated("gone", 1.0, T + 5),
+    MetricRemoved("gone", T + 6),
+    MetricUpdated("mem", 0.0, T + 1),
+]
+"""Points that replace, count, arrive late or too late, trim the raw seconds, and a removal."""
+
+
+def python_history(settings: Settings) -> History:
+    history = History(settings.history_seconds)
+    for fact in HISTORY_FACTS:
+        history.apply(fact)
+    return history
+
+
+def every_row(history: History) -> list[tuple[object, ...]]:
+    return sorted(tuple(row) for name, series in history.series.items() for row in series.all_rows(name))
+
+
+async def test_every_hub_keeps_the_history_the_python_fold_keeps_and_restores_it(
+    backend: Backend, settings: Settings, renderer: Renderer
+) -> None:
+    """Redis folds history in Lua (append.lua), so its stored rows must be the Python fold's
+    exactly; SQLite stores the Python fold's rows; both restore them after a restart."""
+    expected = every_row(python_history(settings))
+    assert len(expected) > 60  # raw seconds and buckets of cpu and mem, none of `gone`
+    async with running(backend.hub(), settings, renderer) as dashboard:
+        for start in range(0, len(HISTORY_FACTS), 7):
+            await dashboard.publish(HISTORY_FACTS[start : start + 7])
+        assert every_row(dashboard.history) == expected
+    if backend.kind == "memory":
+        return
+    async with running(backend.hub(), settings, renderer) as restarted:
+        assert every_row(restarted.history) == expected
+        assert restarted.history.points("cpu", 3600) == python_history(settings).points("cpu", 3600)

@@ -31,7 +31,7 @@ from app.settings import Settings
 from app.streaming.render import Renderer
 from tests.hubs.conftest import unique_prefix
 from tests.hubs.helpers import NOW, running, unheard
-from tests.hubs.test_contract import folded, publish_batches
+from tests.hubs.test_contract import every_row, folded, publish_batches
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -270,10 +270,12 @@ async def test_a_script_whose_answer_never_came_may_have_been_recorded_and_was(
 async def test_a_redis_that_comes_back_empty_gets_the_folded_state_back(
     own_redis: RedisServer, settings: Settings, renderer: Renderer
 ) -> None:
-    """seed.lua writes back what load.lua reads: the state, exactly, trend arrows and all."""
+    """seed.lua writes back what load.lua reads: the state, exactly, trend arrows and all, and
+    every card's history, which append.lua then folds on from."""
     prefix = unique_prefix()
     async with running(redis_hub(own_redis.url, prefix, settings), settings, renderer) as dashboard:
         ids = await publish_batches(dashboard)
+        history = every_row(dashboard.history)
         own_redis.stop(keep_data=False)
         own_redis.start()
         async with asyncio.timeout(20):  # the reader reconnects (with backoff) and reseeds
@@ -281,6 +283,11 @@ async def test_a_redis_that_comes_back_empty_gets_the_folded_state_back(
                 await asyncio.sleep(0.05)
     async with running(redis_hub(own_redis.url, prefix, settings), settings, renderer) as later:
         assert later.state_data() == folded(ids[-1])
+        assert every_row(later.history) == history and history
+        await later.publish([MetricUpdated("cpu", 5.0, NOW + 50.5), MetricUpdated("cpu", 6.0, NOW + 50.7)])
+        history = every_row(later.history)
+    async with running(redis_hub(own_redis.url, prefix, settings), settings, renderer) as again:
+        assert every_row(again.history) == history
 
 
 # --- the producer lease ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from app.domain.ids import id_key
-from app.domain.model import ActivityIn, AlertIn, MetricPoint, Severity
+from app.domain.model import ActivityIn, AlertIn, MetricPoint, MetricRemoved, MetricUpdated, Severity
 from app.hubs.embedded import EmbeddedHub
 from app.hubs.sqlite import SqliteStore, StoreError
 from app.service.dashboard import Dashboard
@@ -197,3 +197,24 @@ async def test_the_writer_persists_without_waiting_for_shutdown(
         async with asyncio.timeout(2):
             while stored_seqs(path) != [id_key(event_id)[1] for event_id in ids]:
                 await asyncio.sleep(0.02)
+
+
+async def test_history_is_the_same_after_a_restart_and_trimmed_to_the_retention_on_disk(
+    tmp_path: Path, settings: Settings, renderer: Renderer
+) -> None:
+    path = tmp_path / "livedash.sqlite3"
+    async with running(sqlite_hub(path), settings, renderer) as dashboard:
+        for i in range(0, 3000, 7):  # 50 minutes: raw seconds past 15 min are trimmed
+            await dashboard.publish([MetricUpdated("cpu", float(i % 13), NOW + i)])
+        await dashboard.publish([MetricUpdated("gone", 1.0, NOW), MetricRemoved("gone", NOW + 1)])
+        before = {seconds: dashboard.history.points("cpu", seconds) for seconds in (900, 3600)}
+        rows = sorted(dashboard.history.series["cpu"].all_rows("cpu"))
+    assert len(before[900]) == 129 and len(before[3600]) == 51  # NOW is 20 s into its minute
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT count(*) FROM history WHERE name = 'gone'").fetchone() == (0,)
+        stored = sorted(db.execute("SELECT * FROM history WHERE name = 'cpu'").fetchall())
+    assert [tuple(row) for row in rows] == stored
+
+    async with running(sqlite_hub(path), settings, renderer) as restarted:
+        assert {seconds: restarted.history.points("cpu", seconds) for seconds in (900, 3600)} == before
+        assert "gone" not in restarted.history.series

@@ -237,5 +237,5 @@ async def test_without_a_file_the_demo_style_names_keep_the_plain_card(make_serv
         await post_metric(client, "p95_latency_ms", 812)
         page = (await client.get("/")).text
     assert card_states(page) == {"p95_latency_ms": "ok"}
-    assert '<h3 class="card__label">P95 latency ms</h3>' in page
+    assert '<h3 class="card__label"><a href="/cards/p95_latency_ms">P95 latency ms</a></h3>' in page
     assert "board-sections" not in page

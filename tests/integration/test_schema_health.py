@@ -27,7 +27,13 @@ def test_openapi_schema_lists_the_ingest_api(server: LiveServer) -> None:
         "/api/metrics/{name}": ["delete"],
         "/api/viewer-links": ["get", "post"],
         "/api/viewer-links/{link_id}": ["delete"],
+        "/api/metrics/{name}/history": ["get"],
     }
+    history = schema["paths"]["/api/metrics/{name}/history"]["get"]
+    assert [(p["name"], p["in"]) for p in history["parameters"]] == [("name", "path"), ("range", "query")]
+    ok = history["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("/HistoryOut")
+    assert set(schema["components"]["schemas"]["HistoryOut"]["properties"]) == {"metric", "range", "points"}
 
 
 def test_healthz_answers(server: LiveServer) -> None:

@@ -11,18 +11,14 @@ import pytest
 from app.domain.viewers import hash_secret
 from app.hubs.embedded import EmbeddedHub
 from app.hubs.sqlite import SqliteStore
+from app.service.dashboard import Dashboard
 from app.service.viewers import Viewers
+from app.settings import Settings
 from app.streaming.fanout import Closed, Subscriber
+from app.streaming.render import Renderer
+from tests.support.fakes import Clock
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _ignore(_message: object) -> None:
@@ -30,21 +26,12 @@ async def _ignore(_message: object) -> None:
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EmbeddedHub]:
+async def hub(
+    request: pytest.FixtureRequest, tmp_path: Path, settings: Settings, renderer: Renderer
+) -> AsyncIterator[EmbeddedHub]:
     store = SqliteStore(str(tmp_path / "links.sqlite3"), 100) if request.param == "sqlite" else None
     embedded = EmbeddedHub(store)
-
-    class Sink:
-        def restore(self, *_args: object) -> None: ...
-        def deliver(self, _events: object) -> list[object]:
-            return []
-
-        def state_data(self) -> object:
-            from app.domain.state import DashboardState
-
-            return DashboardState(10).to_data()
-
-    await embedded.start(Sink())  # type: ignore[arg-type]
+    await Dashboard(settings, renderer, embedded).start()  # the hub's sink, as in the app
     yield embedded
     await embedded.close()
 

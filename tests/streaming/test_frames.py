@@ -114,7 +114,7 @@ def test_a_card_frame_carries_the_state_its_thresholds_give(
     frames = FrameEncoder(renderer, BOARD)
     html = html_of(frames.encode(Event("1-2", MetricUpdated("p95", value, 5.0)), Change(False, 1.0)))
     assert f'data-state="{state}"' in html.data
-    assert '<h3 class="card__label">p95 latency</h3>' in html.data
+    assert '<h3 class="card__label"><a href="/cards/p95">p95 latency</a></h3>' in html.data
     assert f'{value:.0f}<span class="card__unit">ms</span>' in html.data
 
 

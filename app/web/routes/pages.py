@@ -35,6 +35,7 @@ async def index(
         context={
             "title": dashboard.board.title or dashboard.settings.title,
             "board": dashboard.board,
+            "history": dashboard.history,
             "heartbeat_ms": int(dashboard.settings.heartbeat_seconds * 1000),
             "heal_after_ms": int(dashboard.settings.heal_after_seconds * 1000),
             "state": state,
