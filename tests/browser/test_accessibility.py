@@ -70,7 +70,7 @@ def busy_server() -> Any:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("path", ["/", "/styleguide"])
+@pytest.mark.parametrize("path", ["/", "/cards/demo_page_views", "/styleguide"])
 def test_no_axe_violations(
     open_page: PageFactory,
     busy_server: LiveServer,

@@ -99,7 +99,9 @@ def card_page(dashboard: Dashboard, name: Name, range_name: RangeName = "15m") -
         history=dashboard.history,
         metric=state.metrics.get(name),
         heartbeat_ms=int(dashboard.settings.heartbeat_seconds * 1000),
-        stream_url="/dashboard/stream?" + urlencode({"lastEventId": state.version}),
+        heal_after_ms=int(dashboard.settings.heal_after_seconds * 1000),
+        stream_url="/dashboard/stream?"
+        + urlencode({"lastEventId": state.version, "build": dashboard.streams.build}),
     )
     return Template("pages/card.html", context=context)
 
