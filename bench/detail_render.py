@@ -13,13 +13,13 @@ import asyncio
 import math
 import statistics
 import time
-from urllib.parse import urlencode
 
 from app.domain.board import Board, Card
 from app.domain.model import MetricPoint
 from app.service.dashboard import Dashboard
 from app.settings import Settings
 from app.streaming.render import Renderer, make_environment
+from app.web.page_context import live_page_context
 from app.web.routes.history import chart_context
 
 BUDGET_MS = 20.0
@@ -47,15 +47,8 @@ def main() -> None:
 
     def render() -> str:
         context = chart_context(dashboard, NAME, "24h")
-        return template.render(
-            **context,
-            title="livedash",
-            board=dashboard.board,
-            history=dashboard.history,
-            metric=dashboard.state.metrics[NAME],
-            heartbeat_ms=15000,
-            stream_url="/dashboard/stream?" + urlencode({"lastEventId": dashboard.state.version}),
-        )
+        context.update(live_page_context(dashboard), metric=dashboard.state.metrics[NAME])
+        return template.render(**context)
 
     html = render()
     for _ in range(10):

@@ -17,13 +17,13 @@ import asyncio
 import math
 import statistics
 import time
-from urllib.parse import urlencode
 
 from app.domain.board import Board, Card, Section
 from app.domain.model import ActivityIn, AlertIn, Level, MetricPoint, MetricStale, Severity
 from app.service.dashboard import Dashboard
 from app.settings import Settings
 from app.streaming.render import Renderer, make_environment
+from app.web.page_context import live_page_context
 
 CARDS = 24
 FEED_ITEMS = 50
@@ -90,20 +90,12 @@ def main() -> None:
     args = parser.parse_args()
     dashboard = asyncio.run(filled(board()))
     template = make_environment().get_template("pages/dashboard.html")
-    state = dashboard.state
 
     def render() -> str:
         if args.cold:
             for series in dashboard.history.series.values():
                 series.spark = None
-        return template.render(
-            title=dashboard.board.title,
-            heartbeat_ms=15000,
-            state=state,
-            board=dashboard.board,
-            history=dashboard.history,
-            stream_url="/dashboard/stream?" + urlencode({"lastEventId": state.version}),
-        )
+        return template.render(**live_page_context(dashboard), kiosk=False, can_log_out=False)
 
     html = render()
     for _ in range(20):

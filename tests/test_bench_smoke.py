@@ -164,3 +164,24 @@ def test_smoke_run_reports_every_figure_and_loses_nothing(tmp_path: Path) -> Non
     assert [check["figure"].strip(". ") for check in data["targets"]] == TARGETS
     assert [check["figure"] for check in data["targets"] if check["ok"] is None] == [], data["targets"]
     assert "fan-out targets:" in run.stdout
+
+
+def test_the_render_benchmarks_render_the_pages_as_the_routes_do() -> None:
+    """bench.page_render and bench.detail_render render from the routes' own page context, so
+    a template that needs something new cannot leave them behind (timings belong to a quiet
+    machine; here only that they run to their verdict)."""
+    for module, figure in (
+        ("bench.page_render", "page render: p50 "),
+        ("bench.detail_render", "detail render: p50 "),
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", module, "--renders", "5"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        lines = run.stdout.splitlines()
+        assert lines[-2].startswith(figure), run.stdout
+        assert lines[-1] in ("PASS", "FAIL"), run.stdout

@@ -8,7 +8,6 @@ the same, and a freshly opened page draws the whole range at once.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 import msgspec
 from litestar import get
@@ -20,6 +19,7 @@ from litestar.response import Template
 from app.domain.history import RANGES, Columns, draw
 from app.domain.model import NAME_PATTERN
 from app.service.dashboard import Dashboard
+from app.web.page_context import live_page_context
 from app.web.validation import bad_input
 
 CHART_WIDTH, CHART_HEIGHT, CHART_POINTS = 600, 200, 300
@@ -92,17 +92,7 @@ def card_page(dashboard: Dashboard, name: Name, range_name: RangeName = "15m") -
     """A card's detail page: its chart over a range, the figures beside it, updating live."""
     context = chart_context(dashboard, name, range_name)
     _known(dashboard, name)
-    state = dashboard.state
-    context.update(
-        title=dashboard.board.title or dashboard.settings.title,
-        board=dashboard.board,
-        history=dashboard.history,
-        metric=state.metrics.get(name),
-        heartbeat_ms=int(dashboard.settings.heartbeat_seconds * 1000),
-        heal_after_ms=int(dashboard.settings.heal_after_seconds * 1000),
-        stream_url="/dashboard/stream?"
-        + urlencode({"lastEventId": state.version, "build": dashboard.streams.build}),
-    )
+    context.update(live_page_context(dashboard), metric=dashboard.state.metrics.get(name))
     return Template("pages/card.html", context=context)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Request, get
 from litestar.datastructures import CacheControlHeader
@@ -14,6 +13,7 @@ from app.hubs.base import HubUnavailable
 from app.service.dashboard import Dashboard
 from app.service.viewers import Viewers
 from app.web.gate import VIEWER, Viewer
+from app.web.page_context import live_page_context
 
 
 @get("/", cache_control=CacheControlHeader(no_store=True))
@@ -29,19 +29,6 @@ async def index(
     if viewer is not None and viewer.link_id is not None:
         with contextlib.suppress(HubUnavailable):  # the page still shows; "last seen" waits
             await viewers.seen(viewer.link_id)
-    state = dashboard.state
-    return Template(
-        "pages/dashboard.html",
-        context={
-            "title": dashboard.board.title or dashboard.settings.title,
-            "board": dashboard.board,
-            "history": dashboard.history,
-            "heartbeat_ms": int(dashboard.settings.heartbeat_seconds * 1000),
-            "heal_after_ms": int(dashboard.settings.heal_after_seconds * 1000),
-            "state": state,
-            "stream_url": "/dashboard/stream?"
-            + urlencode({"lastEventId": state.version, "build": dashboard.streams.build}),
-            "kiosk": kiosk,
-            "can_log_out": viewer is not None and viewer.kind == "password",
-        },
-    )
+    context = live_page_context(dashboard)
+    context.update(kiosk=kiosk, can_log_out=viewer is not None and viewer.kind == "password")
+    return Template("pages/dashboard.html", context=context)
